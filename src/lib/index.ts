@@ -1,0 +1,5 @@
+/** Project-agnostic pieces shared by every module: the error model, redaction, the clock.
+ *  Imports nothing but Node built-ins. */
+export * from './errors.ts';
+export * from './redact.ts';
+export * from './clock.ts';
