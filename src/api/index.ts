@@ -1,0 +1,12 @@
+/** The HTTP API of pgvault: buildApiServer() and the route modules, the ports it needs from the service
+ *  core, token minting, and the contract shared with the CLI. Only src/app builds a server. */
+export * from './contract/index.ts';
+export * from './errors.ts';
+export * from './ports.ts';
+export * from './add-route.ts';
+export * from './server.ts';
+export * from './token.ts';
+export * from './pagination.ts';
+export { problemOf, toPgvaultError } from './problem.ts';
+export { tokenRoutes, createToken } from './routes/tokens.ts';
+export { systemRoutes } from './routes/system.ts';
