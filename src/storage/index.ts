@@ -1,2 +1,13 @@
 /** The storage layer: the StorageBackend contract, its drivers and decorators. */
 export type { StorageBackend, StorageKey, ByteRange, ObjectStat, StorageCapabilities, PutOptions } from './storage-backend.ts';
+export {
+  StorageErrorNotFound,
+  StorageErrorAlreadyExists,
+  TransientErrorStorageUnavailable,
+  UserErrorInvalidStorageUrl,
+  UserErrorInvalidStorageKey,
+  UserErrorStorageAccessDenied,
+  UserErrorStorageReadOnly,
+} from './errors.ts';
+export { parseStorageKey, parseStoragePrefix, checkByteRange, maxKeyBytes, maxSegmentBytes } from './storage-key.ts';
+export { FilesystemBackend } from './filesystem/filesystem-backend.ts';

@@ -43,6 +43,8 @@ export interface PutOptions {
  *    returns the bytes that exist.
  *  - list(prefix) yields every key starting with prefix, in no promised order, each exactly once.
  *  - delete() of a missing key succeeds (idempotent).
+ *  - A key that is also a prefix of other keys ("a" and "a/b") is not portable: the filesystem driver refuses
+ *    the second one with UserErrorInvalidStorageKey. The vault never needs both.
  *  - Transient faults throw TransientErrorStorageUnavailable; drivers translate SDK errors at the boundary. */
 export interface StorageBackend {
   readonly capabilities: StorageCapabilities;

@@ -1,0 +1,252 @@
+/** The filesystem driver: one file per key under a root directory, keys' "/" mapping to subdirectories.
+ *  Owns atomic, durable writes (temp file in the same directory, fsync, rename or link, fsync of the
+ *  directory) and keeping every path inside the root. It must never expose a temp file as an object,
+ *  never leave a partial object behind, and never resolve a key outside rootDir. */
+import { randomBytes } from 'node:crypto';
+import { constants, type Dir } from 'node:fs';
+import { link, mkdir, open, opendir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
+import { Readable } from 'node:stream';
+import { pathToFileURL } from 'node:url';
+import { InternalErrorUnexpected, PgvaultError } from '../../lib/index.ts';
+import { bodyChunks } from '../body-chunks.ts';
+import {
+  StorageErrorAlreadyExists,
+  StorageErrorNotFound,
+  TransientErrorStorageUnavailable,
+  UserErrorInvalidStorageKey,
+  UserErrorInvalidStorageUrl,
+  UserErrorStorageAccessDenied,
+} from '../errors.ts';
+import type { ByteRange, ObjectStat, PutOptions, StorageBackend, StorageCapabilities, StorageKey } from '../storage-backend.ts';
+import { checkByteRange, parseStorageKey, parseStoragePrefix } from '../storage-key.ts';
+
+/** Names of in-flight writes start with this; list() never yields them and keys may not use it. */
+export const tempFilePrefix = '.pgvault-tmp.';
+
+/** StorageBackend on a local (or mounted) filesystem.
+ *  - put(): writes a temp file beside the target, fsyncs it, then rename(2)s it over the target, or for
+ *    ifAbsent link(2)s it to the target, which fails atomically with EEXIST when the target exists (no
+ *    check-then-rename race); then fsyncs the directory. A failed or aborted put removes its temp file.
+ *  - A key maps to rootDir/<segments>; keys are checked by parseStorageKey, so no key can resolve outside
+ *    rootDir. Segments starting with ".pgvault-tmp." are refused (that namespace belongs to temp files).
+ *  - A key cannot be both an object and a prefix of other objects ("a" and "a/b"), unlike in object stores;
+ *    the vault never needs that, and such a put fails with UserErrorInvalidStorageKey.
+ *  - The root directory is created by the first put(); list() of a missing root yields nothing. */
+export class FilesystemBackend implements StorageBackend {
+  readonly capabilities: StorageCapabilities = { atomicPutIfAbsent: true, immutability: false, rangedReads: true };
+  readonly location: string;
+  readonly rootDir: string;
+
+  constructor(rootDir: string) {
+    if (typeof rootDir !== 'string' || rootDir === '' || !isAbsolute(rootDir) || rootDir.includes('\0')) {
+      throw new UserErrorInvalidStorageUrl(`filesystem storage root must be an absolute path, got ${JSON.stringify(rootDir)}`);
+    }
+    this.rootDir = resolve(rootDir);
+    this.location = pathToFileURL(this.rootDir).href;
+  }
+
+  /** The absolute path of a key; throws for a key that breaks the key rules. */
+  pathOf(key: string): string {
+    const k = parseStorageKey(key);
+    for (const seg of k.split('/')) {
+      if (seg.startsWith(tempFilePrefix)) {
+        throw new UserErrorInvalidStorageKey(`invalid storage key ${JSON.stringify(k)}: segments starting with "${tempFilePrefix}" are reserved for temp files`);
+      }
+    }
+    const p = join(this.rootDir, ...k.split('/'));
+    // Defence in depth: parseStorageKey already makes this impossible.
+    if (!p.startsWith(this.rootDir + sep)) throw new UserErrorInvalidStorageKey(`storage key ${JSON.stringify(k)} resolves outside ${this.location}`);
+    return p;
+  }
+
+  async put(key: StorageKey, body: Readable | Buffer, opts: PutOptions = {}): Promise<void> {
+    const target = this.pathOf(key);
+    const dir = dirname(target);
+    const tmp = join(dir, `${tempFilePrefix}${randomBytes(12).toString('hex')}`);
+    let fh: FileHandle | undefined;
+    let tmpExists = false;
+    try {
+      await mkdir(dir, { recursive: true }).catch((err: unknown) => {
+        if (code(err) === 'EEXIST' || code(err) === 'ENOTDIR') throw this.#objectInTheWay(key);
+        throw err;
+      });
+      fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o666);
+      tmpExists = true;
+      for await (const chunk of bodyChunks(body, opts.signal)) await writeAll(fh, chunk);
+      await fh.sync();
+      await fh.close();
+      fh = undefined;
+      if (opts.ifAbsent) {
+        try {
+          await link(tmp, target);
+        } catch (err) {
+          if (code(err) === 'EEXIST') throw new StorageErrorAlreadyExists(key, this.location);
+          throw err;
+        }
+        await unlink(tmp);
+        tmpExists = false;
+      } else {
+        await rename(tmp, target).catch((err: unknown) => {
+          if (code(err) === 'EISDIR' || code(err) === 'ENOTEMPTY' || code(err) === 'EEXIST') throw this.#objectInTheWay(key);
+          throw err;
+        });
+        tmpExists = false;
+      }
+      await fsyncDir(dir);
+    } catch (err) {
+      await fh?.close().catch(() => undefined);
+      if (tmpExists) await unlink(tmp).catch(() => undefined);
+      throw this.#translate(err, key, 'put');
+    }
+  }
+
+  async get(key: StorageKey, range?: ByteRange, signal?: AbortSignal): Promise<Readable> {
+    const path = this.pathOf(key);
+    checkByteRange(range);
+    let fh: FileHandle;
+    try {
+      fh = await open(path, 'r');
+    } catch (err) {
+      throw this.#translate(err, key, 'get');
+    }
+    try {
+      const st = await fh.stat();
+      if (!st.isFile()) throw new StorageErrorNotFound(key, this.location);
+      if (range && (range.length === 0 || range.offset >= st.size)) {
+        await fh.close();
+        return Readable.from([]);
+      }
+      const start = range?.offset ?? 0;
+      const end = range ? Math.min(range.offset + range.length, st.size) - 1 : undefined;
+      // The stream owns the handle from here and closes it on end, error or destroy (signal included).
+      return fh.createReadStream({ start, end, autoClose: true, highWaterMark: 256 * 1024, ...(signal ? { signal } : {}) });
+    } catch (err) {
+      await fh.close().catch(() => undefined);
+      throw this.#translate(err, key, 'get');
+    }
+  }
+
+  async stat(key: StorageKey): Promise<ObjectStat> {
+    const path = this.pathOf(key);
+    try {
+      const st = await stat(path);
+      if (!st.isFile()) throw new StorageErrorNotFound(key, this.location);
+      return { sizeBytes: st.size, modifiedAt: st.mtime };
+    } catch (err) {
+      throw this.#translate(err, key, 'stat');
+    }
+  }
+
+  /** Walks the directories under the prefix depth-first with opendir(3), one directory handle per level
+   *  open at a time: memory grows with the depth, not with the number of keys. */
+  async *list(prefix: string): AsyncIterable<StorageKey> {
+    const p = parseStoragePrefix(prefix);
+    const slash = p.lastIndexOf('/');
+    const baseKey = slash < 0 ? '' : p.slice(0, slash); // the deepest directory the prefix fully names
+    const namePrefix = p.slice(slash + 1);
+    yield* this.#walk(baseKey, namePrefix);
+  }
+
+  async *#walk(dirKey: string, namePrefix: string): AsyncGenerator<StorageKey> {
+    const dirPath = dirKey === '' ? this.rootDir : join(this.rootDir, ...dirKey.split('/'));
+    let dir: Dir;
+    try {
+      dir = await opendir(dirPath, { bufferSize: 64 });
+    } catch (err) {
+      if (code(err) === 'ENOENT' || code(err) === 'ENOTDIR') return;
+      throw this.#translate(err, dirKey, 'list');
+    }
+    const subdirs: string[] = [];
+    try {
+      for await (const ent of dir) {
+        if (ent.name.startsWith(tempFilePrefix) || !ent.name.startsWith(namePrefix)) continue;
+        const key = dirKey === '' ? ent.name : `${dirKey}/${ent.name}`;
+        if (ent.isDirectory()) subdirs.push(key);
+        else if (ent.isFile()) yield key as StorageKey;
+      }
+    } catch (err) {
+      throw this.#translate(err, dirKey, 'list');
+    }
+    // Subdirectory names only (not their contents) are held, after this directory's handle is closed.
+    for (const sub of subdirs) yield* this.#walk(sub, '');
+  }
+
+  async delete(key: StorageKey): Promise<void> {
+    const path = this.pathOf(key);
+    try {
+      await unlink(path);
+    } catch (err) {
+      const c = code(err);
+      // Missing, or a "directory" (a prefix, not an object): there is no object to delete.
+      if (c === 'ENOENT' || c === 'ENOTDIR' || c === 'EISDIR') return;
+      if (c === 'EPERM') {
+        const st = await stat(path).catch(() => undefined);
+        if (st?.isDirectory()) return;
+      }
+      throw this.#translate(err, key, 'delete');
+    }
+  }
+
+  async close(): Promise<void> {}
+
+  #objectInTheWay(key: string): UserErrorInvalidStorageKey {
+    return new UserErrorInvalidStorageKey(
+      `cannot store "${key}" in ${this.location}: a path component is an object, or the key is a prefix of other objects`,
+      { hint: 'On a filesystem a key cannot be both an object and a prefix of other objects ("a" and "a/b").' },
+    );
+  }
+
+  /** OS errors to coded errors, at the boundary. */
+  #translate(err: unknown, key: string, verb: string): Error {
+    if (err instanceof PgvaultError) return err;
+    if (err instanceof Error && err.name === 'AbortError') return err;
+    const c = code(err);
+    const what = `${verb} "${key}" in ${this.location}`;
+    switch (c) {
+      case 'ENOENT':
+      case 'ENOTDIR':
+      case 'EISDIR':
+        return new StorageErrorNotFound(key, this.location, { cause: err });
+      case 'EACCES':
+      case 'EPERM':
+      case 'EROFS':
+        return new UserErrorStorageAccessDenied(`cannot ${what}: permission denied (${c})`, { cause: err });
+      case 'EIO':
+      case 'ENOSPC':
+      case 'EDQUOT':
+      case 'EMFILE':
+      case 'ENFILE':
+      case 'EAGAIN':
+      case 'EBUSY':
+      case 'ETIMEDOUT':
+      case 'ESTALE':
+      case 'EINTR':
+        return new TransientErrorStorageUnavailable(`cannot ${what}: ${c}`, { cause: err });
+      default:
+        return new InternalErrorUnexpected(`cannot ${what}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+  }
+}
+
+function code(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
+}
+
+async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
+  let off = 0;
+  while (off < buf.length) {
+    const { bytesWritten } = await fh.write(buf, off, buf.length - off);
+    off += bytesWritten;
+  }
+}
+
+/** Makes a rename or link in dir durable. */
+async function fsyncDir(dir: string): Promise<void> {
+  const d = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    await d.sync();
+  } finally {
+    await d.close();
+  }
+}
