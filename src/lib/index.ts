@@ -3,3 +3,5 @@
 export * from './errors.ts';
 export * from './redact.ts';
 export * from './clock.ts';
+export * from './schedule/index.ts';
+export * from './retention/index.ts';
