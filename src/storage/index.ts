@@ -11,3 +11,4 @@ export {
 } from './errors.ts';
 export { parseStorageKey, parseStoragePrefix, checkByteRange, maxKeyBytes, maxSegmentBytes } from './storage-key.ts';
 export { FilesystemBackend } from './filesystem/filesystem-backend.ts';
+export { MemoryBackend, type MemoryBackendOptions } from './memory/memory-backend.ts';
