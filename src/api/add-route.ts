@@ -4,7 +4,7 @@
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import type { Clock } from '../lib/index.ts';
 import type { BodyOf, ParamsOf, Permission, QueryOf, ResponseOf, Role, RouteSpec } from './contract/index.ts';
-import type { AuditLog, TokenStore } from './ports.ts';
+import type { AuditLog, InstanceService, JobService, PointService, PolicyService, SecretService, TokenStore, VaultService } from './ports.ts';
 
 /** The caller, as established by the bearer token. */
 export interface AuthContext {
@@ -33,6 +33,13 @@ export interface ApiDeps {
   /** A pino-compatible logger, or false for none (tests). */
   logger?: FastifyBaseLogger | false;
   version?: string;
+  /** The service core; the routes of a service exist only when it is given. */
+  vaults?: VaultService;
+  secrets?: SecretService;
+  policies?: PolicyService;
+  instances?: InstanceService;
+  jobs?: JobService;
+  points?: PointService;
   /** Route modules registered after the built-in ones (vaults, jobs …), each adding routes with addRoute(). */
   plugins?: Array<(api: ApiServer) => void>;
 }

@@ -1,7 +1,7 @@
 /** What the HTTP API needs from the service core, as narrow interfaces. The composition root (src/app)
  *  implements them over the catalog, the jobs queue and the operations; the API never opens a database.
  *  Every method throws coded errors (PgvaultError); UserErrorNotFound for a missing resource. */
-import type { Role } from './contract/index.ts';
+import type { BackupRequest, Instance, InstanceCreate, Job, JobFilter, Policy, PolicyCreate, RecoveryPoint, RestoreFilesRequest, RestoreRequest, Role, SecretInfo, Vault, VaultCreate } from './contract/index.ts';
 
 /** An API token as stored: only the hash of its secret. */
 export interface TokenRecord {
@@ -43,4 +43,56 @@ export interface AuditLog {
   append(entry: Omit<AuditRecord, 'id'>): Promise<void>;
   /** Newest first; `before` is the (at, id) position of the last entry already seen. */
   list(opts: { limit: number; before?: { at: Date; id: string } }): Promise<AuditRecord[]>;
+}
+
+/** Who asked, for jobs' requestedBy and for resources created on someone's behalf. */
+export interface Actor {
+  tokenId: string;
+  name: string;
+}
+
+/** Vaults. create() validates the storage URL and key reference, then initialises the vault at its storage
+ *  location (or opens an existing one whose key matches) before the catalog learns of it; a failure leaves
+ *  the catalog unchanged. */
+export interface VaultService {
+  create(input: VaultCreate): Promise<Vault>;
+  list(): Promise<Vault[]>;
+  /** By name or id; UserErrorNotFound. */
+  get(ref: string): Promise<Vault>;
+}
+
+/** pgvault's own secret store. Values go in and never come out through this interface. */
+export interface SecretService {
+  set(name: string, value: string): Promise<SecretInfo>;
+  list(): Promise<SecretInfo[]>;
+  delete(name: string): Promise<SecretInfo>;
+}
+
+export interface PolicyService {
+  create(input: PolicyCreate): Promise<Policy>;
+  list(filter: { vault?: string }): Promise<Policy[]>;
+  get(ref: string): Promise<Policy>;
+}
+
+export interface InstanceService {
+  create(input: InstanceCreate): Promise<Instance>;
+  list(filter: { vault?: string }): Promise<Instance[]>;
+  get(ref: string): Promise<Instance>;
+  setState(ref: string, state: 'protecting' | 'stopped' | 'suspended', stopMode?: 'retain' | 'delete'): Promise<Instance>;
+}
+
+/** Jobs: listing and enqueueing. enqueue*() return at once with the queued job (the API answers 202). */
+export interface JobService {
+  /** Newest first (createdAt, id descending), after `before` when given, at most `limit`. */
+  list(filter: Omit<JobFilter, 'cursor' | 'limit'> & { limit: number; before?: { createdAt: string; id: string } }): Promise<Job[]>;
+  get(id: string): Promise<Job>;
+  log(id: string): Promise<Array<{ at: string; level: string; message: string }>>;
+  enqueueBackup(instanceRef: string, request: BackupRequest, actor: Actor): Promise<Job>;
+  enqueueRestore(pointId: string, request: RestoreRequest, actor: Actor): Promise<Job>;
+  enqueueRestoreFiles(pointId: string, request: RestoreFilesRequest, actor: Actor): Promise<Job>;
+}
+
+export interface PointService {
+  list(filter: { vault?: string; instance?: string }): Promise<RecoveryPoint[]>;
+  get(id: string): Promise<RecoveryPoint>;
 }

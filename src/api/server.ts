@@ -11,7 +11,9 @@ import { Problem, roleAllows, rolePermissions, type Permission, type Role } from
 import { UserErrorPermissionDenied, UserErrorUnauthenticated } from './errors.ts';
 import type { TokenStore } from './ports.ts';
 import { problemOf, toPgvaultError } from './problem.ts';
+import { instanceRoutes, policyRoutes, secretRoutes, vaultRoutes } from './routes/resources.ts';
 import { systemRoutes } from './routes/system.ts';
+import { jobRoutes, pointRoutes } from './routes/work.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 import { parseToken, secretMatches } from './token.ts';
 
@@ -98,6 +100,12 @@ export async function buildApiServer(deps: ApiDeps): Promise<ApiServer> {
   app.get('/openapi.json', { config: { permission: 'public' }, schema: { hide: true } }, async () => app.swagger());
   systemRoutes(api);
   tokenRoutes(api);
+  if (deps.vaults) vaultRoutes(api, deps.vaults);
+  if (deps.secrets) secretRoutes(api, deps.secrets);
+  if (deps.policies) policyRoutes(api, deps.policies);
+  if (deps.instances) instanceRoutes(api, deps.instances);
+  if (deps.jobs) jobRoutes(api, deps.jobs);
+  if (deps.points) pointRoutes(api, deps.points);
   for (const plugin of deps.plugins ?? []) plugin(api);
   return api;
 }

@@ -1,22 +1,55 @@
 /** The pgvault command line: `pgvault <noun> <verb>`. A client of the HTTP API (except `serve`, which the
- *  composition root provides); it never touches the catalog or a vault directly.
- *  Errors print as `ERROR [code]: message` plus `HINT:` and exit with the category's code. */
-import { Command, CommanderError } from 'commander';
+ *  composition root injects through `extend`); it never touches the catalog or a vault directly.
+ *  Errors print as `ERROR [code]: message` plus `HINT:` and exit with the category's code (docs/errors.md). */
+import { Command, CommanderError, Option } from 'commander';
 import { asPgvaultError, exitCodeByCategory } from '../lib/index.ts';
+import { register as tokenCreate } from './commands/token-create.ts';
+import { register as tokenList } from './commands/token-list.ts';
+import { register as tokenRevoke } from './commands/token-revoke.ts';
+import { register as whoami } from './commands/whoami.ts';
 
-export function buildProgram(): Command {
+export interface MainOptions {
+  /** Adds commands that live outside the CLI module (the composition root adds `serve`). */
+  extend?: (program: Command) => void;
+}
+
+export function buildProgram(opts: MainOptions = {}): Command {
   const program = new Command();
   program
     .name('pgvault')
     .description('An encrypted, deduplicating backup vault for PostgreSQL')
     .version('0.1.0')
+    .option('--url <url>', 'the pgvault server (default: PGVAULT_URL, <data-dir>/server.url, http://127.0.0.1:8432)')
+    .option('--token <token>', 'API token (prefer PGVAULT_TOKEN: argv is visible to other users; default: <data-dir>/admin.token)')
+    .option('--data-dir <dir>', 'the server data directory (default: PGVAULT_DATA_DIR or ~/.local/share/pgvault)')
+    .addOption(new Option('--output <format>', 'json for scripts, table for people').choices(['json', 'table']).default('table'))
+    .showHelpAfterError(false)
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
+    .configureOutput({
+      writeErr: (s) => process.stderr.write(s),
+      writeOut: (s) => process.stdout.write(s),
+      outputError: (s, write) => write(`ERROR [UserErrorInvalidInput]: ${s.replace(/^error: /, '')}`),
+    });
+
+  const token = program.command('token').description('API tokens: create, list, revoke');
+  tokenCreate(token);
+  tokenList(token);
+  tokenRevoke(token);
+  whoami(program);
+
+  opts.extend?.(program);
+  // Subcommands inherit exitOverride and the output settings only when set before they are added; set them on all.
+  const visit = (c: Command) => {
+    c.exitOverride();
+    c.configureOutput(program.configureOutput());
+    c.commands.forEach(visit);
+  };
+  program.commands.forEach(visit);
   return program;
 }
 
-export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+export async function main(argv: string[], opts: MainOptions = {}): Promise<number> {
+  const program = buildProgram(opts);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;

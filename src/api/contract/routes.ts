@@ -40,6 +40,34 @@ export const routes = {
   tokenRevoke: route({ method: 'DELETE', url: '/v1/tokens/:id', permission: 'admin', summary: 'Revoke an API token', status: 200, params: S.IdParams, response: S.Token }),
 
   auditList: route({ method: 'GET', url: '/v1/audit', permission: 'admin', summary: 'The audit log of mutating calls, newest first', status: 200, query: S.PageQuery, response: S.AuditList }),
+  vaultCreate: route({ method: 'POST', url: '/v1/vaults', permission: 'manage', summary: 'Create a vault: initialises the vault at its storage URL, or attaches it if one is there and the key opens it', status: 201, body: S.VaultCreate, response: S.Vault }),
+  vaultList: route({ method: 'GET', url: '/v1/vaults', permission: 'read', summary: 'List vaults', status: 200, query: S.PageQuery, response: S.VaultList }),
+  vaultShow: route({ method: 'GET', url: '/v1/vaults/:ref', permission: 'read', summary: 'One vault by name or id', status: 200, params: S.IdOrNameParams, response: S.Vault }),
+
+  secretSet: route({ method: 'PUT', url: '/v1/secrets/:name', permission: 'manage', summary: 'Create or replace a secret in the pgvault secret store (the value is never answered)', status: 200, params: S.NameParams, body: S.SecretSet, response: S.SecretInfo }),
+  secretList: route({ method: 'GET', url: '/v1/secrets', permission: 'read', summary: 'List secret names (never values)', status: 200, query: S.PageQuery, response: S.SecretList }),
+  secretDelete: route({ method: 'DELETE', url: '/v1/secrets/:name', permission: 'manage', summary: 'Delete a secret', status: 200, params: S.NameParams, response: S.SecretInfo }),
+
+  policyCreate: route({ method: 'POST', url: '/v1/policies', permission: 'manage', summary: 'Create a policy in a vault: schedules and retention rules', status: 201, body: S.PolicyCreate, response: S.Policy }),
+  policyList: route({ method: 'GET', url: '/v1/policies', permission: 'read', summary: 'List policies, optionally of one vault', status: 200, query: S.VaultFilter, response: S.PolicyList }),
+  policyShow: route({ method: 'GET', url: '/v1/policies/:ref', permission: 'read', summary: 'One policy by id', status: 200, params: S.IdOrNameParams, response: S.Policy }),
+
+  instanceCreate: route({ method: 'POST', url: '/v1/instances', permission: 'manage', summary: 'Protect a datasource under a policy (runs the pre-flight first)', status: 201, body: S.InstanceCreate, response: S.Instance }),
+  instanceList: route({ method: 'GET', url: '/v1/instances', permission: 'read', summary: 'List backup instances, optionally of one vault', status: 200, query: S.VaultFilter, response: S.InstanceList }),
+  instanceShow: route({ method: 'GET', url: '/v1/instances/:ref', permission: 'read', summary: 'One backup instance by name or id', status: 200, params: S.IdOrNameParams, response: S.Instance }),
+  instanceStop: route({ method: 'POST', url: '/v1/instances/:ref/stop', permission: 'manage', summary: 'Stop protection, retaining or deleting the data', status: 200, params: S.IdOrNameParams, body: S.InstanceStop, response: S.Instance }),
+  instanceSuspend: route({ method: 'POST', url: '/v1/instances/:ref/suspend', permission: 'manage', summary: 'Suspend scheduled backups', status: 200, params: S.IdOrNameParams, response: S.Instance }),
+  instanceResume: route({ method: 'POST', url: '/v1/instances/:ref/resume', permission: 'manage', summary: 'Resume protection', status: 200, params: S.IdOrNameParams, response: S.Instance }),
+  backupNow: route({ method: 'POST', url: '/v1/instances/:ref/backup', permission: 'backup', summary: 'On-demand backup: answers 202 with the queued job', status: 202, params: S.IdOrNameParams, body: S.BackupRequest, response: S.Job }),
+
+  jobList: route({ method: 'GET', url: '/v1/jobs', permission: 'read', summary: 'List jobs, newest first, filtered by vault, instance, type, state and time range', status: 200, query: S.JobFilter, response: S.JobList }),
+  jobShow: route({ method: 'GET', url: '/v1/jobs/:id', permission: 'read', summary: 'One job with its progress, figures and error', status: 200, params: S.IdParams, response: S.Job }),
+  jobLog: route({ method: 'GET', url: '/v1/jobs/:id/log', permission: 'read', summary: 'The log lines of a job', status: 200, params: S.IdParams, response: S.JobLog }),
+
+  pointList: route({ method: 'GET', url: '/v1/points', permission: 'read', summary: 'List recovery points, newest first', status: 200, query: S.PointFilter, response: S.RecoveryPointList }),
+  pointShow: route({ method: 'GET', url: '/v1/points/:id', permission: 'read', summary: 'One recovery point', status: 200, params: S.IdParams, response: S.RecoveryPoint }),
+  restore: route({ method: 'POST', url: '/v1/points/:id/restore', permission: 'restore', summary: 'Restore a recovery point as a new database: answers 202 with the queued job', status: 202, params: S.IdParams, body: S.RestoreRequest, response: S.Job }),
+  restoreFiles: route({ method: 'POST', url: '/v1/points/:id/restore-files', permission: 'restore', summary: 'Write a recovery point as pg_dump files: answers 202 with the queued job', status: 202, params: S.IdParams, body: S.RestoreFilesRequest, response: S.Job }),
 } as const;
 
 export type RouteName = keyof typeof routes;
