@@ -1,0 +1,4 @@
+/** The jobs module: the pg-boss queue adapter, the worker loop with leases and fencing, the scheduler and
+ *  missed-backup detection. Generic over job kinds: handlers arrive from app. */
+export * from './jobs-errors.ts';
+export * from './job-queue.ts';
