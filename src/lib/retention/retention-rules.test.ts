@@ -7,10 +7,10 @@ import { occurrencesBetween, parseSchedule } from '../schedule/index.ts';
 import { expiryFor, parseRetentionRules, pointsToExpire, tagFor, type RetentionRuleInput, type RetentionTag } from './index.ts';
 
 const policyRules: RetentionRuleInput[] = [
-  { tag: 'Default', duration: 'P7D', priority: 99 },
-  { tag: 'Weekly', duration: 'P4W', priority: 20 },
-  { tag: 'Monthly', duration: 'P3M', priority: 15 },
-  { tag: 'Yearly', duration: 'P10Y', priority: 10 },
+  { tag: 'Default', duration: 'P7D', priority: 0 },
+  { tag: 'Weekly', duration: 'P4W', priority: 10 },
+  { tag: 'Monthly', duration: 'P3M', priority: 20 },
+  { tag: 'Yearly', duration: 'P10Y', priority: 30 },
 ];
 
 function refused(fn: () => unknown, message: RegExp): void {
@@ -26,10 +26,16 @@ function refused(fn: () => unknown, message: RegExp): void {
 }
 
 describe('parseRetentionRules', () => {
-  it('accepts a full policy and sorts by priority, lowest number first', () => {
+  it('accepts a full policy and sorts by priority, highest number first, ties to the rarer tag', () => {
     expect(parseRetentionRules(policyRules).map((r) => r.tag)).toEqual(['Yearly', 'Monthly', 'Weekly', 'Default']);
     expect(parseRetentionRules([{ tag: 'Default', duration: 'P120M', priority: 1 }])[0]!.durationText).toBe('P120M');
     expect(parseRetentionRules([{ tag: 'Default', duration: 'P3652D', priority: 1 }])).toHaveLength(1);
+    const tied = parseRetentionRules([
+      { tag: 'Default', duration: 'P1D', priority: 0 },
+      { tag: 'Weekly', duration: 'P1W', priority: 0 },
+      { tag: 'Yearly', duration: 'P1Y', priority: 0 },
+    ]);
+    expect(tied.map((r) => r.tag)).toEqual(['Yearly', 'Weekly', 'Default']);
   });
   it('refuses bad rules with coded errors and hints', () => {
     refused(() => parseRetentionRules([]), /missing/);
@@ -47,11 +53,7 @@ describe('parseRetentionRules', () => {
       /appears twice/,
     );
     refused(
-      () => parseRetentionRules([{ tag: 'Default', duration: 'P1D', priority: 5 }, { tag: 'Weekly', duration: 'P2D', priority: 5 }]),
-      /used by two/,
-    );
-    refused(
-      () => parseRetentionRules([{ tag: 'Default', duration: 'P1D', priority: 5 }, { tag: 'Weekly', duration: 'P2D', priority: 50 }]),
+      () => parseRetentionRules([{ tag: 'Default', duration: 'P1D', priority: 50 }, { tag: 'Weekly', duration: 'P2D', priority: 5 }]),
       /Default outranks it/,
     );
   });
@@ -68,6 +70,14 @@ describe('tagFor and expiryFor', () => {
     expect(tagFor(at('2026-02-03T01:00Z'), [at('2026-02-01T01:00Z'), at('2026-02-02T01:00Z')], rules, 'UTC')).toBe('Default');
     // Later points in the list do not make an earlier one "not first".
     expect(tagFor(at('2026-02-01T01:00Z'), [at('2026-01-05T01:00Z'), at('2026-02-03T01:00Z')], rules, 'UTC')).toBe('Monthly');
+    // Priority, not rarity, decides: with Weekly above Monthly, Monday 1 June (first of both) is Weekly.
+    const weeklyFirst = parseRetentionRules([
+      { tag: 'Default', duration: 'P7D', priority: 0 },
+      { tag: 'Monthly', duration: 'P3M', priority: 20 },
+      { tag: 'Weekly', duration: 'P4W', priority: 30 },
+    ]);
+    expect(tagFor(at('2026-06-01T01:00Z'), [at('2026-05-31T01:00Z')], weeklyFirst, 'UTC')).toBe('Weekly');
+    expect(tagFor(at('2026-07-01T01:00Z'), [at('2026-06-30T01:00Z')], weeklyFirst, 'UTC')).toBe('Monthly');
     // Without a Monthly rule, the first of a month that is also first of its week is Weekly.
     const noMonthly = parseRetentionRules(policyRules.filter((r) => r.tag !== 'Monthly'));
     expect(tagFor(at('2026-06-01T01:00Z'), [at('2026-05-31T01:00Z')], noMonthly, 'UTC')).toBe('Weekly');
@@ -78,7 +88,7 @@ describe('tagFor and expiryFor', () => {
     expect(tagFor({ createdAt: new Date('2026-01-31T23:30Z') }, prev, rules, 'Asia/Kolkata')).toBe('Monthly');
     expect(tagFor({ createdAt: new Date('2026-01-31T23:30Z') }, prev, rules, 'UTC')).toBe('Default');
     // ISO week-year: Sunday 2027-01-03 belongs to 2026-W53, Monday 2027-01-04 starts 2027-W01.
-    const yearRules = parseRetentionRules([{ tag: 'Default', duration: 'P1D', priority: 9 }, { tag: 'Weekly', duration: 'P1W', priority: 1 }]);
+    const yearRules = parseRetentionRules([{ tag: 'Default', duration: 'P1D', priority: 1 }, { tag: 'Weekly', duration: 'P1W', priority: 9 }]);
     const p = [{ createdAt: new Date('2026-12-28T12:00Z') }];
     expect(tagFor({ createdAt: new Date('2027-01-03T12:00Z') }, p, yearRules, 'UTC')).toBe('Default');
     expect(tagFor({ createdAt: new Date('2027-01-04T12:00Z') }, p, yearRules, 'UTC')).toBe('Weekly');

@@ -1,7 +1,8 @@
 /** Retention rules of a policy: which tag a new recovery point takes, when it expires, and which points may
  *  be expired now. Pure: no clock (time is an argument), no I/O, never deletes anything itself.
- *  Priorities follow Azure Backup: the LOWER number wins (Yearly 10 beats Monthly 15 beats Weekly 20 beats
- *  Default 99). Tag names are persisted on recovery points: never rename or reuse one. */
+ *  The HIGHER priority number wins (Yearly 30 beats Monthly 20 beats Weekly 10 beats Default 0), as the
+ *  catalog and API document it; on equal priorities the rarer tag wins (Yearly, Monthly, Weekly, Default).
+ *  Tag names are persisted on recovery points: never rename or reuse one. */
 import { UserErrorInvalidInput } from '../errors.ts';
 import { approximateDays, assertTimeZone, formatIsoDuration, parseIsoDuration, toLocal, type IsoDuration } from '../schedule/index.ts';
 
@@ -13,7 +14,7 @@ export interface RetentionRuleInput {
   tag: RetentionTag;
   /** ISO 8601 duration, positive, at most P10Y (= P120M = 3652.5 days on average lengths). */
   duration: string;
-  /** Lower wins. Distinct across the rules of a policy. */
+  /** Higher wins; ties go to the rarer tag. */
   priority: number;
 }
 
@@ -26,21 +27,20 @@ export interface RetentionRule {
   readonly priority: number;
 }
 
-/** Validated rules, sorted by priority (winner first). Build with parseRetentionRules(). */
+/** Validated rules, sorted winner first. Build with parseRetentionRules(). */
 export type RetentionRules = readonly RetentionRule[];
 
 export const MAX_RETENTION_DAYS = 3652.5;
 
 /** Validates a policy's rules: Default present, each tag at most once, known tags, positive durations of at
- *  most P10Y, distinct integer priorities, and no rule that Default would always outrank. */
+ *  most P10Y, integer priorities, and no rule that Default would always outrank. */
 export function parseRetentionRules(input: readonly RetentionRuleInput[]): RetentionRules {
   if (!Array.isArray(input) || input.length === 0) {
     throw new UserErrorInvalidInput('retention rules are missing', {
-      hint: 'Give at least a Default rule, e.g. [{ "tag": "Default", "duration": "P30D", "priority": 99 }].',
+      hint: 'Give at least a Default rule, e.g. [{ "tag": "Default", "duration": "P30D", "priority": 0 }].',
     });
   }
   const seenTags = new Set<string>();
-  const seenPriorities = new Set<number>();
   const rules: RetentionRule[] = [];
   for (const r of input) {
     if (!RETENTION_TAGS.includes(r?.tag)) {
@@ -55,17 +55,10 @@ export function parseRetentionRules(input: readonly RetentionRuleInput[]): Reten
     seenTags.add(r.tag);
     if (!Number.isInteger(r.priority) || r.priority < 0 || r.priority > 1_000_000) {
       throw new UserErrorInvalidInput(`priority of retention tag "${r.tag}" must be a whole number from 0 to 1000000`, {
-        hint: 'Lower numbers win: e.g. Yearly 10, Monthly 15, Weekly 20, Default 99.',
+        hint: 'Higher numbers win: e.g. Default 0, Weekly 10, Monthly 20, Yearly 30.',
         details: { tag: r.tag },
       });
     }
-    if (seenPriorities.has(r.priority)) {
-      throw new UserErrorInvalidInput(`priority ${r.priority} is used by two retention rules`, {
-        hint: 'Give each rule its own priority; lower numbers win.',
-        details: { tag: r.tag, priority: r.priority },
-      });
-    }
-    seenPriorities.add(r.priority);
     const duration = parseIsoDuration(r.duration, 'retention duration');
     if (approximateDays(duration) > MAX_RETENTION_DAYS) {
       throw new UserErrorInvalidInput(`retention duration "${r.duration}" of tag "${r.tag}" is longer than ten years`, {
@@ -78,17 +71,24 @@ export function parseRetentionRules(input: readonly RetentionRuleInput[]): Reten
   const def = rules.find((r) => r.tag === 'Default');
   if (def === undefined) {
     throw new UserErrorInvalidInput('retention rules lack a Default rule', {
-      hint: 'Add { "tag": "Default", "duration": "P30D", "priority": 99 }: every recovery point needs a retention.',
+      hint: 'Add { "tag": "Default", "duration": "P30D", "priority": 0 }: every recovery point needs a retention.',
     });
   }
-  const outranked = rules.find((r) => r.tag !== 'Default' && r.priority > def.priority);
+  const outranked = rules.find((r) => r.tag !== 'Default' && r.priority < def.priority);
   if (outranked !== undefined) {
     throw new UserErrorInvalidInput(`retention tag "${outranked.tag}" can never apply: Default outranks it`, {
-      hint: `Give Default the highest priority number (lower numbers win); e.g. ${outranked.tag} ${def.priority}, Default ${outranked.priority}.`,
+      hint: `Give Default the lowest priority number (higher numbers win); e.g. Default ${outranked.priority}, ${outranked.tag} ${def.priority}.`,
       details: { tag: outranked.tag },
     });
   }
-  return rules.sort((a, b) => a.priority - b.priority);
+  return rules.sort(byRank);
+}
+
+const rarity: Record<RetentionTag, number> = { Default: 0, Weekly: 1, Monthly: 2, Yearly: 3 };
+
+/** Winner first: higher priority, then the rarer tag. */
+function byRank(a: RetentionRule, b: RetentionRule): number {
+  return b.priority - a.priority || rarity[b.tag] - rarity[a.tag];
 }
 
 /** What tagging needs to know of a recovery point. */
@@ -129,7 +129,7 @@ function computePeriodKeys(at: Date, timeZone: string): PeriodKeys {
 /** The tag a new recovery point takes. Weekly = the first point of its ISO week, Monthly = first of its month,
  *  Yearly = first of its year, all in the policy's time zone; "first" means no point of the same instance was
  *  created earlier in that period (previousPointsOfInstance may hold any points; later ones are ignored).
- *  The matching rule with the lowest priority number wins; Default always matches. */
+ *  The matching rule with the highest priority number wins (ties: the rarer tag); Default always matches. */
 export function tagFor(point: PointTime, previousPointsOfInstance: readonly PointTime[], rules: RetentionRules, timeZone: string): RetentionTag {
   assertTimeZone(timeZone);
   const keys = periodKeys(point.createdAt, timeZone);
@@ -142,7 +142,7 @@ export function tagFor(point: PointTime, previousPointsOfInstance: readonly Poin
     Monthly: !earlier.some((k) => k.month === keys.month),
     Yearly: !earlier.some((k) => k.year === keys.year),
   };
-  for (const rule of [...rules].sort((a, b) => a.priority - b.priority)) {
+  for (const rule of [...rules].sort(byRank)) {
     if (matches[rule.tag]) return rule.tag;
   }
   return 'Default';
