@@ -1,0 +1,122 @@
+/** Content-defined chunking, FastCDC with a 32-bit gear hash and normalized cut masks (vault-format.md §5).
+ *  Pure and streaming: push() bytes in any read sizes, get whole chunks out; boundaries depend only on the
+ *  bytes. The hot loop allocates nothing; it must never change its cut rule (stored data depends on it). */
+
+export interface ChunkerParams {
+  minBytes: number;
+  avgBytes: number;
+  maxBytes: number;
+}
+
+export const defaultChunkerParams: ChunkerParams = { minBytes: 512 * 1024, avgBytes: 1024 * 1024, maxBytes: 8 * 1024 * 1024 };
+
+/** 22 high bits before avgBytes, 18 after: normalization level 2 around a 2^20 average. */
+const maskHard = 0xfffffc00 | 0;
+const maskEasy = 0xffffc000 | 0;
+
+/** Splits a stream into chunks. Not thread-safe; one instance per stream. Emitted buffers are owned by the caller. */
+export class Chunker {
+  readonly #gear: Uint32Array;
+  readonly #min: number;
+  readonly #avg: number;
+  readonly #max: number;
+  /** Bytes of the current chunk not yet emitted, as views into pushed buffers. */
+  #parts: Uint8Array[] = [];
+  #len = 0;
+  #h = 0;
+
+  constructor(gear: Uint32Array, params: ChunkerParams = defaultChunkerParams) {
+    if (gear.length !== 256) throw new RangeError('gear table must have 256 entries');
+    if (!(params.minBytes > 0 && params.minBytes <= params.avgBytes && params.avgBytes <= params.maxBytes)) {
+      throw new RangeError('chunker needs 0 < minBytes <= avgBytes <= maxBytes');
+    }
+    this.#gear = gear;
+    this.#min = params.minBytes;
+    this.#avg = params.avgBytes;
+    this.#max = params.maxBytes;
+  }
+
+  /** Feeds bytes; returns the chunks completed by them (possibly none). The caller must not modify `data` afterwards. */
+  push(data: Uint8Array): Buffer[] {
+    const out: Buffer[] = [];
+    const gear = this.#gear;
+    const min = this.#min;
+    const avg = this.#avg;
+    const max = this.#max;
+    const n = data.length;
+    let off = 0;
+    while (off < n) {
+      let i = off;
+      /** Chunk position of data[i]. */
+      let pos = this.#len;
+      if (pos < min) {
+        // Bytes before minBytes are never hashed (FastCDC's skip).
+        const skip = Math.min(min - pos, n - off);
+        i += skip;
+        pos += skip;
+        if (pos < min) {
+          this.#take(data, off, n);
+          break;
+        }
+      }
+      let h = this.#h;
+      let cut = -1;
+      if (pos < avg) {
+        const end = Math.min(n, i + (avg - pos));
+        for (; i < end; i++) {
+          h = ((h << 1) + gear[data[i]!]!) | 0;
+          if ((h & maskHard) === 0) {
+            cut = i + 1;
+            break;
+          }
+        }
+        pos = this.#len + (i - off);
+      }
+      if (cut < 0 && pos >= avg) {
+        const end = Math.min(n, i + (max - pos));
+        for (; i < end; i++) {
+          h = ((h << 1) + gear[data[i]!]!) | 0;
+          if ((h & maskEasy) === 0) {
+            cut = i + 1;
+            break;
+          }
+        }
+        if (cut < 0 && this.#len + (i - off) === max) cut = i;
+      }
+      if (cut < 0) {
+        this.#h = h;
+        this.#take(data, off, n);
+        break;
+      }
+      this.#take(data, off, cut);
+      out.push(this.#emit());
+      off = cut;
+    }
+    return out;
+  }
+
+  /** Ends the stream: returns the last, possibly short chunk (none for an empty remainder). */
+  finish(): Buffer[] {
+    return this.#len === 0 ? [] : [this.#emit()];
+  }
+
+  #take(data: Uint8Array, from: number, to: number): void {
+    if (to > from) {
+      this.#parts.push(data.subarray(from, to));
+      this.#len += to - from;
+    }
+  }
+
+  #emit(): Buffer {
+    const chunk = Buffer.allocUnsafeSlow(this.#len);
+    let p = 0;
+    for (const part of this.#parts) {
+      chunk.set(part, p);
+      p += part.length;
+    }
+    this.#parts = [];
+    this.#len = 0;
+    this.#h = 0;
+    return chunk;
+  }
+}

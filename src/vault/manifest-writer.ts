@@ -1,0 +1,296 @@
+/** Writes one manifest: streams entries through chunking, keyed hashing, compression (thread pool) and
+ *  encryption into bounded packs, then puts the index file and finally the manifest, the commit point
+ *  (vault-format.md §11). Memory stays bounded: at most `maxInflightChunks` chunks being sealed, one open
+ *  pack and `maxPackUploads` packs uploading; the source stream is read only as fast as that drains.
+ *  It never writes a manifest before every pack and index it needs is durable. */
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { UserErrorConflict, UserErrorInvalidInput } from '../lib/index.ts';
+import { StorageErrorNotFound } from '../storage/index.ts';
+import { Chunker } from './chunker/chunker.ts';
+import { compress } from './compression/codec.ts';
+import { associatedData, seal } from './crypto/envelope.ts';
+import { blobIdOf } from './crypto/master-key.ts';
+import { TransientErrorPruneConflict } from './errors.ts';
+import { randomObjectId, type BlobId, type ManifestId, type PlanId } from './ids.ts';
+import type { IndexedPack } from './index/vault-index.ts';
+import type { ChunkRef, EntryInfo, Manifest, ManifestEntry, ManifestInfo } from './manifest/manifest.ts';
+import { objectKey, prefixes, sealJson } from './objects.ts';
+import { PackBuilder } from './pack/pack-format.ts';
+import { mapLimit, type VaultContext } from './vault-context.ts';
+
+export interface ManifestWriter {
+  /** Streams one named entry in; resolves when all its chunks are sealed into packs (not yet durable).
+   *  Entries may be added concurrently. The signal aborts reading; the writer is then unusable. */
+  addEntry(name: string, stream: Readable, opts?: { signal?: AbortSignal }): Promise<EntryInfo>;
+  /** Waits for running entries, puts the last pack, the index file, then the manifest (the commit point). */
+  commit(): Promise<ManifestInfo>;
+  /** Stops; nothing becomes visible. Packs already written are garbage for prune. */
+  abort(): Promise<void>;
+}
+
+export interface WriterTuning {
+  packTargetBytes: number;
+  maxInflightChunks: number;
+  maxPackUploads: number;
+}
+
+export const defaultWriterTuning: WriterTuning = { packTargetBytes: 16 * 1024 * 1024, maxInflightChunks: 4, maxPackUploads: 2 };
+
+const entryNameRe = /^[^\0/][^\0]{0,1023}$/;
+
+export class VaultManifestWriter implements ManifestWriter {
+  readonly #ctx: VaultContext;
+  readonly #meta: Record<string, unknown>;
+  readonly #tuning: WriterTuning;
+  readonly #onCommitted: (packs: IndexedPack[], indexId: string) => void;
+  readonly #startedAt: Date;
+  readonly #ready: Promise<void>;
+  #knownPlans = new Set<string>();
+  #condemned = new Set<string>();
+  /** Blobs this writer has sealed (in the open pack, uploading or uploaded). */
+  readonly #pending = new Set<string>();
+  /** Packs of the index this writer's entries refer to. */
+  readonly #reusedPacks = new Set<string>();
+  readonly #entries: (ManifestEntry | undefined)[] = [];
+  readonly #names = new Set<string>();
+  readonly #running = new Set<Promise<unknown>>();
+  readonly #uploads = new Set<Promise<void>>();
+  readonly #written: IndexedPack[] = [];
+  #pack: PackBuilder | undefined;
+  #failure: { err: unknown } | undefined;
+  #state: 'open' | 'committing' | 'done' | 'aborted' = 'open';
+  #infos: (EntryInfo | undefined)[] = [];
+
+  constructor(ctx: VaultContext, meta: Record<string, unknown>, tuning: WriterTuning, onCommitted: (packs: IndexedPack[], indexId: string) => void) {
+    this.#ctx = ctx;
+    this.#meta = meta;
+    this.#tuning = tuning;
+    this.#onCommitted = onCommitted;
+    this.#startedAt = ctx.clock.now();
+    this.#ready = this.#load();
+    this.#ready.catch(() => undefined);
+  }
+
+  /** Plans first, then the index: a plan swept after our listing has already replaced its index files. */
+  async #load(): Promise<void> {
+    const planIds = await this.#ctx.listIds(prefixes.plans);
+    for (const id of planIds) {
+      this.#knownPlans.add(id);
+      try {
+        for (const p of (await this.#ctx.readPlan(id as PlanId)).packs) this.#condemned.add(p);
+      } catch {
+        // A plan deleted between list and read has been swept; the index refresh below sees its result.
+      }
+    }
+    await this.#ctx.refreshIndex();
+  }
+
+  #throwIfFailed(): void {
+    if (this.#failure) throw this.#failure.err;
+  }
+
+  #checkOpen(): void {
+    if (this.#state !== 'open') throw new UserErrorConflict(`this manifest writer is ${this.#state}`, { hint: 'Begin a new manifest.' });
+    if (this.#failure) throw this.#failure.err;
+  }
+
+  addEntry(name: string, stream: Readable, opts: { signal?: AbortSignal } = {}): Promise<EntryInfo> {
+    try {
+      this.#checkOpen();
+      if (!entryNameRe.test(name)) throw new UserErrorInvalidInput(`entry name "${name.slice(0, 80)}" is invalid`, { hint: 'Use 1–1024 characters, no NUL, not starting with "/".' });
+      if (this.#names.has(name)) throw new UserErrorConflict(`entry "${name}" was already added to this manifest`, { hint: 'Entry names are unique within a manifest.' });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.#names.add(name);
+    const slot = this.#entries.length;
+    this.#entries.push(undefined);
+    this.#infos.push(undefined);
+    const run = this.#runEntry(slot, name, stream, opts.signal);
+    this.#running.add(run);
+    run.then(
+      () => this.#running.delete(run),
+      (err) => {
+        this.#running.delete(run);
+        this.#failure ??= { err };
+      },
+    );
+    return run;
+  }
+
+  async #runEntry(slot: number, name: string, stream: Readable, signal: AbortSignal | undefined): Promise<EntryInfo> {
+    await this.#ready;
+    const ctx = this.#ctx;
+    const chunker = new Chunker(ctx.gear, ctx.chunkerParams);
+    const sha = createHash('sha256');
+    const chunks: ChunkRef[] = [];
+    const inflight = new Set<Promise<void>>();
+    let pos = 0;
+    let newBytes = 0;
+    let storedBytes = 0;
+
+    const handle = async (chunk: Buffer): Promise<void> => {
+      sha.update(chunk);
+      const id = blobIdOf(ctx.mk.idKey, chunk) as BlobId;
+      chunks.push({ id, offset: pos, length: chunk.length });
+      pos += chunk.length;
+      if (this.#pending.has(id)) return;
+      const loc = ctx.index.get(id);
+      if (loc && !this.#condemned.has(loc.packId)) {
+        this.#reusedPacks.add(loc.packId);
+        return;
+      }
+      this.#pending.add(id);
+      newBytes += chunk.length;
+      while (inflight.size >= this.#tuning.maxInflightChunks) await Promise.race(inflight);
+      const p = this.#storeBlob(id, chunk).then(
+        (n) => {
+          storedBytes += n;
+        },
+        (err) => {
+          this.#failure ??= { err };
+        },
+      );
+      inflight.add(p);
+      void p.then(() => inflight.delete(p));
+    };
+
+    try {
+      stream.on('error', () => undefined); // surfaced by the iterator below
+      for await (const buf of stream) {
+        signal?.throwIfAborted();
+        if (this.#failure) throw this.#failure.err;
+        if (this.#state === 'aborted') throw new UserErrorConflict('the manifest writer was aborted');
+        for (const c of chunker.push(buf as Buffer)) await handle(c);
+      }
+      for (const c of chunker.finish()) await handle(c);
+      await Promise.all(inflight);
+      if (this.#failure) throw this.#failure.err;
+    } catch (err) {
+      await Promise.all(inflight);
+      if (!stream.destroyed) stream.destroy();
+      throw err;
+    }
+    const entry: ManifestEntry = { name, sizeBytes: pos, sha256: sha.digest('hex'), chunks };
+    const info: EntryInfo = { name, sizeBytes: pos, sha256: entry.sha256, newBytes, storedBytes, chunkCount: chunks.length };
+    this.#entries[slot] = entry;
+    this.#infos[slot] = info;
+    return info;
+  }
+
+  /** Compresses (thread pool), encrypts and appends one blob; rotates the pack when full. Returns the envelope size. */
+  async #storeBlob(id: string, chunk: Buffer): Promise<number> {
+    const c = await compress(chunk);
+    const env = seal(this.#ctx.mk.dataKey, associatedData.blob(id), [Buffer.of(c.codec), c.payload]);
+    this.#pack ??= new PackBuilder(randomObjectId());
+    this.#pack.add(id, env, chunk.length);
+    if (this.#pack.sizeBytes >= this.#tuning.packTargetBytes) await this.#flushPack();
+    return env.length;
+  }
+
+  async #flushPack(): Promise<void> {
+    const pack = this.#pack;
+    if (!pack || pack.blobs.length === 0) return;
+    this.#pack = undefined;
+    while (this.#uploads.size >= this.#tuning.maxPackUploads) await Promise.race(this.#uploads);
+    const bytes = pack.finish(this.#ctx.mk.dataKey);
+    const indexed: IndexedPack = { id: pack.id, sizeBytes: bytes.length, blobs: pack.blobs };
+    const up = this.#ctx.backend.put(objectKey.pack(pack.id), bytes, { ifAbsent: true }).then(
+      () => {
+        this.#written.push(indexed);
+      },
+      (err) => {
+        this.#failure ??= { err };
+      },
+    );
+    this.#uploads.add(up);
+    void up.then(() => this.#uploads.delete(up));
+  }
+
+  async commit(): Promise<ManifestInfo> {
+    this.#checkOpen();
+    this.#state = 'committing';
+    try {
+      await this.#ready;
+      await Promise.allSettled([...this.#running]);
+      this.#throwIfFailed();
+      await this.#flushPack();
+      await Promise.all([...this.#uploads]);
+      this.#throwIfFailed();
+      const ctx = this.#ctx;
+      const indexId = randomObjectId<string>();
+      if (this.#written.length > 0) {
+        const file = { version: 1, createdAt: ctx.clock.now().toISOString(), packs: this.#written };
+        await ctx.backend.put(objectKey.index(indexId), await sealJson(ctx.mk.dataKey, associatedData.index(indexId), file), { ifAbsent: true });
+      }
+      await this.#checkPlans();
+      const id = randomObjectId<ManifestId>();
+      const createdAt = ctx.clock.now().toISOString();
+      const entries = this.#entries as ManifestEntry[];
+      const body: Omit<Manifest, 'id'> = {
+        version: 1,
+        createdAt,
+        meta: this.#meta,
+        entries,
+        writer: { startedAt: this.#startedAt.toISOString(), knownPlans: [...this.#knownPlans] },
+      };
+      await ctx.backend.put(objectKey.manifest(id), await sealJson(ctx.mk.dataKey, associatedData.manifest(id), body), { ifAbsent: true });
+      this.#state = 'done';
+      if (this.#written.length > 0) this.#onCommitted(this.#written, indexId);
+      const infos = this.#infos as EntryInfo[];
+      return {
+        id,
+        createdAt,
+        entries: infos,
+        sizeBytes: infos.reduce((a, e) => a + e.sizeBytes, 0),
+        newBytes: infos.reduce((a, e) => a + e.newBytes, 0),
+        storedBytes: infos.reduce((a, e) => a + e.storedBytes, 0),
+      };
+    } catch (err) {
+      this.#state = 'aborted';
+      throw err;
+    }
+  }
+
+  /** The prune race rule of vault-format.md §11: a plan written after we started that condemns a pack we
+   *  refer to is safe only while its sweep cannot have run yet. */
+  async #checkPlans(): Promise<void> {
+    const ctx = this.#ctx;
+    const mine = new Set([...this.#reusedPacks, ...this.#written.map((p) => p.id)]);
+    for (const id of await ctx.listIds(prefixes.plans)) {
+      if (this.#knownPlans.has(id)) continue;
+      let plan;
+      try {
+        plan = await ctx.readPlan(id as PlanId);
+      } catch {
+        continue; // swept since listing: the existence check below covers what it deleted
+      }
+      const hit = plan.packs.find((p) => mine.has(p));
+      if (hit === undefined) continue;
+      const ageMs = ctx.clock.now().getTime() - this.#startedAt.getTime();
+      if (ageMs >= plan.graceMs / 2) throw new TransientErrorPruneConflict(hit);
+    }
+    // A plan swept completely before our listing is invisible above; its sweep deleted packs before
+    // deleting the plan, so a pack of ours that it took is already missing here.
+    await this.#checkPacksExist(mine);
+  }
+
+  async #checkPacksExist(packs: Set<string>): Promise<void> {
+    await mapLimit([...packs], 16, async (id) => {
+      try {
+        await this.#ctx.backend.stat(objectKey.pack(id));
+      } catch (err) {
+        if (err instanceof StorageErrorNotFound) throw new TransientErrorPruneConflict(id);
+        throw err;
+      }
+    });
+  }
+
+  async abort(): Promise<void> {
+    if (this.#state === 'done') throw new UserErrorConflict('this manifest is already committed', { hint: 'Use forget to remove a committed manifest.' });
+    this.#state = 'aborted';
+    await Promise.allSettled([...this.#running, ...this.#uploads]);
+    this.#pack = undefined;
+  }
+}

@@ -1,0 +1,168 @@
+/** What the vault's operations (save, load, check, prune) share: the backend, the master key, the cached
+ *  index, and the primitives that read and authenticate objects and blobs. Internal to src/vault; it never
+ *  writes anything itself and never hands key bytes outside the module. */
+import { createHmac } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import type { Clock } from '../lib/index.ts';
+import { StorageErrorNotFound, type StorageBackend, type StorageKey } from '../storage/index.ts';
+import type { ChunkerParams } from './chunker/chunker.ts';
+import { decompress } from './compression/codec.ts';
+import { associatedData, open } from './crypto/envelope.ts';
+import type { MasterKey } from './crypto/master-key.ts';
+import { IntegrityErrorChunkHashMismatch, IntegrityErrorMalformedObject, IntegrityErrorObjectMissing } from './errors.ts';
+import type { ManifestId, PlanId } from './ids.ts';
+import { validateIndexFile, VaultIndex, type BlobLocation, type IndexFile } from './index/vault-index.ts';
+import { validateManifest, type Manifest } from './manifest/manifest.ts';
+import { idOfKey, objectKey, openJson, prefixes } from './objects.ts';
+
+export interface PrunePlan {
+  version: 1;
+  createdAt: string;
+  graceMs: number;
+  packs: string[];
+}
+
+export async function readAll(stream: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of stream) parts.push(c as Buffer);
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight; rejects with the first error after all settle. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  let failure: { err: unknown } | undefined;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length && !failure) {
+      const i = next++;
+      try {
+        out[i] = await fn(items[i]!);
+      } catch (err) {
+        failure ??= { err };
+      }
+    }
+  });
+  await Promise.all(workers);
+  if (failure) throw failure.err;
+  return out;
+}
+
+export class VaultContext {
+  readonly index = new VaultIndex();
+
+  constructor(
+    readonly backend: StorageBackend,
+    readonly clock: Clock,
+    readonly mk: MasterKey,
+    readonly vaultId: string,
+    readonly gear: Uint32Array,
+    readonly chunkerParams: ChunkerParams,
+  ) {}
+
+  async list(prefix: string): Promise<string[]> {
+    const out: string[] = [];
+    for await (const k of this.backend.list(prefix)) out.push(k);
+    return out;
+  }
+
+  async listIds(prefix: string): Promise<string[]> {
+    return (await this.list(prefix)).map(idOfKey).filter((id) => /^[0-9a-f]{64}$/.test(id));
+  }
+
+  /** Reads a whole object; a missing one throws IntegrityErrorObjectMissing naming `what`. */
+  async readObject(key: StorageKey, what: string): Promise<Buffer> {
+    try {
+      return await readAll(await this.backend.get(key));
+    } catch (err) {
+      if (err instanceof StorageErrorNotFound) throw new IntegrityErrorObjectMissing(what, { cause: err });
+      throw err;
+    }
+  }
+
+  async readIndexFile(indexId: string): Promise<IndexFile> {
+    const what = `index file "${indexId}"`;
+    const env = await this.readObject(objectKey.index(indexId), what);
+    return validateIndexFile(openJson(this.mk.dataKey, associatedData.index(indexId), env, what), what);
+  }
+
+  async readManifest(id: ManifestId): Promise<Manifest> {
+    const what = `manifest "${id}"`;
+    const env = await this.readObject(objectKey.manifest(id), what);
+    return validateManifest(openJson(this.mk.dataKey, associatedData.manifest(id), env, what), id);
+  }
+
+  async readPlan(id: PlanId): Promise<PrunePlan> {
+    const what = `prune plan "${id}"`;
+    const env = await this.readObject(objectKey.plan(id), what);
+    const p = openJson<PrunePlan>(this.mk.dataKey, associatedData.prunePlan(id), env, what);
+    if (p.version !== 1 || !Array.isArray(p.packs) || typeof p.graceMs !== 'number') throw new IntegrityErrorMalformedObject(what, 'not a version 1 plan');
+    return p;
+  }
+
+  /** Brings the cached index up to date with storage: loads new index files, rebuilds when one vanished (prune). */
+  async refreshIndex(): Promise<void> {
+    const ids = await this.listIds(prefixes.index);
+    const listed = new Set(ids);
+    const vanished = [...this.index.indexIds].some((id) => !listed.has(id));
+    if (vanished) {
+      this.index.blobs.clear();
+      this.index.packs.clear();
+      this.index.indexIds.clear();
+    }
+    const fresh = ids.filter((id) => !this.index.indexIds.has(id));
+    const files = await mapLimit(fresh, 8, async (id) => {
+      try {
+        return await this.readIndexFile(id);
+      } catch (err) {
+        // A file deleted by a concurrent prune between list and get is not damage.
+        if (err instanceof IntegrityErrorObjectMissing) return undefined;
+        throw err;
+      }
+    });
+    fresh.forEach((id, i) => {
+      const f = files[i];
+      if (f) this.index.addFile(id, f);
+    });
+  }
+
+  async locate(blobId: string): Promise<BlobLocation> {
+    let loc = this.index.get(blobId);
+    if (!loc) {
+      await this.refreshIndex();
+      loc = this.index.get(blobId);
+    }
+    if (!loc) throw new IntegrityErrorObjectMissing(`chunk "${blobId}" (in no index file)`);
+    return loc;
+  }
+
+  /** Decrypts, decompresses and verifies one blob envelope; returns the chunk plaintext. */
+  openBlob(blobId: string, envelope: Uint8Array, rawLength: number): Buffer {
+    const plain = open(this.mk.dataKey, associatedData.blob(blobId), envelope, `chunk "${blobId}"`);
+    let chunk: Buffer;
+    try {
+      chunk = decompress(plain[0]!, plain.subarray(1));
+    } catch (err) {
+      throw new IntegrityErrorMalformedObject(`chunk "${blobId}"`, err instanceof Error ? err.message : String(err));
+    }
+    if (chunk.length !== rawLength || createHmac('sha256', this.mk.idKey).update(chunk).digest('hex') !== blobId) {
+      throw new IntegrityErrorChunkHashMismatch(blobId);
+    }
+    return chunk;
+  }
+
+  /** Reads one chunk by id with a ranged read of its pack. */
+  async readChunk(blobId: string): Promise<Buffer> {
+    const loc = await this.locate(blobId);
+    const what = `pack "${loc.packId}"`;
+    let env: Buffer;
+    try {
+      env = await readAll(await this.backend.get(objectKey.pack(loc.packId), { offset: loc.offset, length: loc.length }));
+    } catch (err) {
+      if (err instanceof StorageErrorNotFound) throw new IntegrityErrorObjectMissing(what, { cause: err, details: { blobId } });
+      throw err;
+    }
+    if (env.length !== loc.length) throw new IntegrityErrorObjectMissing(`part of ${what} (it is truncated)`, { details: { blobId } });
+    return this.openBlob(blobId, env, loc.rawLength);
+  }
+}

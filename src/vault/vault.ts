@@ -1,0 +1,309 @@
+/** The vault: a deduplicated, compressed, encrypted store of named byte streams grouped into manifests
+ *  (recovery points) over any StorageBackend, as specified in docs/design/vault-format.md.
+ *  It owns keys, save (via ManifestWriter), load, check and prune; it never overwrites an object, never
+ *  deletes data outside prune's two-phase protocol, and never lets a key or passphrase reach a message. */
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { systemClock, UserErrorInvalidInput, UserErrorNotFound, type Clock } from '../lib/index.ts';
+import { StorageErrorAlreadyExists, StorageErrorNotFound, type StorageBackend } from '../storage/index.ts';
+import { defaultChunkerParams, type ChunkerParams } from './chunker/chunker.ts';
+import { gearTable, vaultGearSeed } from './chunker/gear-table.ts';
+import { checkVault, type CheckReport } from './check.ts';
+import { defaultScryptParams, newMasterKey, unwrapMasterKey, wrapMasterKey, type KeyFile, type MasterKey, type ScryptParams } from './crypto/master-key.ts';
+import {
+  IntegrityErrorEntryHashMismatch,
+  IntegrityErrorMalformedObject,
+  UserErrorKeyInUse,
+  UserErrorVaultExists,
+  UserErrorVaultNotFound,
+  UserErrorVaultVersionUnsupported,
+  UserErrorWrongPassphrase,
+} from './errors.ts';
+import { parseKeyId, parseManifestId, randomObjectId, type KeyId, type ManifestId } from './ids.ts';
+import type { Manifest, ManifestInfo } from './manifest/manifest.ts';
+import { defaultWriterTuning, VaultManifestWriter, type ManifestWriter, type WriterTuning } from './manifest-writer.ts';
+import { objectKey, prefixes } from './objects.ts';
+import { pruneVault, type PruneReport } from './prune.ts';
+import { readAll, VaultContext } from './vault-context.ts';
+import { createHash } from 'node:crypto';
+
+export interface VaultConfig {
+  format: 'pgvault-vault';
+  version: 1;
+  id: string;
+  createdAt: string;
+  chunker: { algorithm: 'fastcdc-gear32-v1' } & ChunkerParams;
+}
+
+export interface KeyInfo {
+  id: KeyId;
+  createdAt: string;
+  /** The key this Vault instance was opened with. */
+  current: boolean;
+  kdf: { name: 'scrypt'; N: number; r: number; p: number };
+}
+
+export interface VaultOpenOptions {
+  passphrase: string;
+  clock?: Clock;
+  /** Save-path tuning (pack size, parallelism); defaults suit 2 cores and ≤ 128 MiB. */
+  tuning?: Partial<WriterTuning>;
+  /** Load path: chunks fetched ahead, and the byte budget of that window. */
+  loadConcurrency?: number;
+}
+
+export interface VaultCreateOptions extends VaultOpenOptions {
+  kdf?: ScryptParams;
+  /** For tests that need small chunks; a vault records its parameters in its config. */
+  chunker?: ChunkerParams;
+}
+
+const loadWindowBytes = 48 * 1024 * 1024;
+
+export class Vault {
+  readonly id: string;
+  readonly #ctx: VaultContext;
+  readonly #keyId: KeyId;
+  readonly #kdf: ScryptParams;
+  readonly #tuning: WriterTuning;
+  readonly #loadConcurrency: number;
+
+  private constructor(ctx: VaultContext, keyId: KeyId, kdf: ScryptParams, opts: VaultOpenOptions) {
+    this.#ctx = ctx;
+    this.id = ctx.vaultId;
+    this.#keyId = keyId;
+    this.#kdf = kdf;
+    this.#tuning = { ...defaultWriterTuning, ...opts.tuning };
+    this.#loadConcurrency = opts.loadConcurrency ?? 8;
+  }
+
+  static async create(backend: StorageBackend, opts: VaultCreateOptions): Promise<Vault> {
+    checkPassphrase(opts.passphrase);
+    const clock = opts.clock ?? systemClock;
+    const kdf = opts.kdf ?? defaultScryptParams;
+    const params = opts.chunker ?? defaultChunkerParams;
+    try {
+      await backend.stat(objectKey.config());
+      throw new UserErrorVaultExists(backend.location);
+    } catch (err) {
+      if (!(err instanceof StorageErrorNotFound)) throw err;
+    }
+    const mk = newMasterKey();
+    const config: VaultConfig = {
+      format: 'pgvault-vault',
+      version: 1,
+      id: randomBytes(32).toString('hex'),
+      createdAt: clock.now().toISOString(),
+      chunker: { algorithm: 'fastcdc-gear32-v1', minBytes: params.minBytes, avgBytes: params.avgBytes, maxBytes: params.maxBytes },
+    };
+    // The key file goes first: a config without a key would be a vault nobody can open.
+    const keyId = randomObjectId<KeyId>();
+    const file = await wrapMasterKey(mk, opts.passphrase, keyId, config.id, kdf, clock.now());
+    await backend.put(objectKey.key(keyId), Buffer.from(JSON.stringify(file)), { ifAbsent: true });
+    try {
+      await backend.put(objectKey.config(), Buffer.from(JSON.stringify(config, null, 2)), { ifAbsent: true });
+    } catch (err) {
+      if (err instanceof StorageErrorAlreadyExists) {
+        await backend.delete(objectKey.key(keyId));
+        throw new UserErrorVaultExists(backend.location);
+      }
+      throw err;
+    }
+    return new Vault(contextFor(backend, clock, mk, config), keyId, kdf, opts);
+  }
+
+  static async open(backend: StorageBackend, opts: VaultOpenOptions): Promise<Vault> {
+    checkPassphrase(opts.passphrase);
+    const clock = opts.clock ?? systemClock;
+    let raw: Buffer;
+    try {
+      raw = await readAll(await backend.get(objectKey.config()));
+    } catch (err) {
+      if (err instanceof StorageErrorNotFound) throw new UserErrorVaultNotFound(backend.location);
+      throw err;
+    }
+    let config: VaultConfig;
+    try {
+      config = JSON.parse(raw.toString('utf8')) as VaultConfig;
+    } catch {
+      throw new IntegrityErrorMalformedObject('the vault config', 'not JSON');
+    }
+    if (config.format !== 'pgvault-vault') throw new IntegrityErrorMalformedObject('the vault config', 'not a pgvault vault');
+    if (config.version !== 1) throw new UserErrorVaultVersionUnsupported(backend.location, config.version);
+    const keyIds = (await listAll(backend, prefixes.keys)).map((k) => k.slice(prefixes.keys.length));
+    for (const id of keyIds) {
+      const file = await readKeyFile(backend, id as KeyId);
+      if (file.vaultId !== config.id) continue;
+      const mk = await unwrapMasterKey(file, opts.passphrase, id as KeyId);
+      if (mk) return new Vault(contextFor(backend, clock, mk, config), id as KeyId, { N: file.kdf.N, r: file.kdf.r, p: file.kdf.p }, opts);
+    }
+    throw new UserErrorWrongPassphrase(backend.location, { details: { keyFiles: keyIds.length } });
+  }
+
+  /** Adds a passphrase: a new key file wrapping the same master key. Data is not re-encrypted. */
+  async addKey(newPassphrase: string, kdf?: ScryptParams): Promise<KeyId> {
+    checkPassphrase(newPassphrase);
+    const keyId = randomObjectId<KeyId>();
+    const file = await wrapMasterKey(this.#ctx.mk, newPassphrase, keyId, this.id, kdf ?? this.#kdf, this.#ctx.clock.now());
+    await this.#ctx.backend.put(objectKey.key(keyId), Buffer.from(JSON.stringify(file)), { ifAbsent: true });
+    return keyId;
+  }
+
+  /** Removes a key file; refuses the key in use and the last key (UserErrorKeyInUse). */
+  async removeKey(id: KeyId): Promise<void> {
+    const keyId = parseKeyId(id);
+    const keys = await this.listKeys();
+    if (!keys.some((k) => k.id === keyId)) throw new UserErrorNotFound(`key "${keyId}" does not exist in this vault`, { hint: 'List the keys with listKeys.' });
+    if (keyId === this.#keyId) throw new UserErrorKeyInUse(keyId, 'this vault was opened with it');
+    if (keys.length <= 1) throw new UserErrorKeyInUse(keyId, 'it is the last key');
+    await this.#ctx.backend.delete(objectKey.key(keyId));
+  }
+
+  async listKeys(): Promise<KeyInfo[]> {
+    const ids = (await this.#ctx.list(prefixes.keys)).map((k) => k.slice(prefixes.keys.length));
+    const out: KeyInfo[] = [];
+    for (const id of ids) {
+      const f = await readKeyFile(this.#ctx.backend, id as KeyId);
+      if (f.vaultId !== this.id) continue;
+      out.push({ id: id as KeyId, createdAt: f.createdAt, current: id === this.#keyId, kdf: { name: 'scrypt', N: f.kdf.N, r: f.kdf.r, p: f.kdf.p } });
+    }
+    return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  /** Starts a manifest; entries may be added concurrently; nothing is visible until commit(). */
+  beginManifest(meta: Record<string, unknown>): ManifestWriter {
+    return new VaultManifestWriter(this.#ctx, meta, this.#tuning, (packs, indexId) => {
+      for (const p of packs) this.#ctx.index.addPack(p, indexId);
+    });
+  }
+
+  /** One-entry shortcut: streams `stream` in as entry `entryName` (default "data") and commits. */
+  async save(stream: Readable, meta: Record<string, unknown>, entryName = 'data'): Promise<ManifestInfo> {
+    const w = this.beginManifest(meta);
+    try {
+      await w.addEntry(entryName, stream);
+      return await w.commit();
+    } catch (err) {
+      await w.abort().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async listManifests(): Promise<ManifestId[]> {
+    return (await this.#ctx.listIds(prefixes.manifests)) as ManifestId[];
+  }
+
+  async readManifest(id: ManifestId): Promise<Manifest> {
+    const mid = parseManifestId(id);
+    try {
+      await this.#ctx.backend.stat(objectKey.manifest(mid));
+    } catch (err) {
+      if (err instanceof StorageErrorNotFound) throw new UserErrorNotFound(`manifest "${mid}" does not exist`, { hint: 'List the manifests of the vault.' });
+      throw err;
+    }
+    return this.#ctx.readManifest(mid);
+  }
+
+  /** Streams an entry (or a byte range of it) back: chunks are fetched ahead in parallel, authenticated,
+   *  decompressed and emitted in order. A full read checks the entry's SHA-256 at the end. */
+  load(id: ManifestId, entryName?: string, range?: { offset: number; length: number }): Readable {
+    return Readable.from(this.#loadChunks(id, entryName, range), { objectMode: false, highWaterMark: 1024 * 1024 });
+  }
+
+  async *#loadChunks(id: ManifestId, entryName: string | undefined, range: { offset: number; length: number } | undefined): AsyncGenerator<Buffer> {
+    const m = await this.readManifest(id);
+    const entry = entryName === undefined ? (m.entries.length === 1 ? m.entries[0] : undefined) : m.entries.find((e) => e.name === entryName);
+    if (!entry) {
+      throw entryName === undefined
+        ? new UserErrorInvalidInput(`manifest "${id}" has ${m.entries.length} entries; name the one to load`, { hint: `Entries: ${m.entries.map((e) => e.name).join(', ')}` })
+        : new UserErrorNotFound(`manifest "${id}" has no entry "${entryName}"`, { hint: `Entries: ${m.entries.map((e) => e.name).join(', ')}` });
+    }
+    let start = 0;
+    let end = entry.sizeBytes;
+    if (range) {
+      if (!Number.isSafeInteger(range.offset) || !Number.isSafeInteger(range.length) || range.offset < 0 || range.length < 0) {
+        throw new UserErrorInvalidInput('the byte range is invalid', { hint: 'offset and length are non-negative integers.' });
+      }
+      start = Math.min(range.offset, entry.sizeBytes);
+      end = Math.min(entry.sizeBytes, start + range.length);
+    }
+    const full = start === 0 && end === entry.sizeBytes;
+    const sha = full ? createHash('sha256') : undefined;
+    const chunks = entry.chunks.filter((c) => c.offset + c.length > start && c.offset < end);
+    // Ordered prefetch window: bounded by count and by bytes.
+    const window: { ref: (typeof chunks)[number]; data: Promise<Buffer> }[] = [];
+    let windowBytes = 0;
+    let next = 0;
+    const fill = (): void => {
+      while (next < chunks.length && window.length < this.#loadConcurrency && (window.length === 0 || windowBytes + chunks[next]!.length <= loadWindowBytes)) {
+        const ref = chunks[next++]!;
+        const data = this.#ctx.readChunk(ref.id);
+        data.catch(() => undefined); // awaited in order below
+        window.push({ ref, data });
+        windowBytes += ref.length;
+      }
+    };
+    fill();
+    while (window.length > 0) {
+      const { ref, data } = window.shift()!;
+      const buf = await data;
+      windowBytes -= ref.length;
+      fill();
+      sha?.update(buf);
+      const from = Math.max(0, start - ref.offset);
+      const to = Math.min(buf.length, end - ref.offset);
+      yield from === 0 && to === buf.length ? buf : buf.subarray(from, to);
+    }
+    if (sha && sha.digest('hex') !== entry.sha256) throw new IntegrityErrorEntryHashMismatch(id, entry.name);
+  }
+
+  /** Removes the manifest object only; its data goes at a later prune. */
+  async forget(id: ManifestId): Promise<void> {
+    const mid = parseManifestId(id);
+    await this.readManifest(mid); // not found → UserErrorNotFound; it also proves the id belongs to this vault
+    await this.#ctx.backend.delete(objectKey.manifest(mid));
+  }
+
+  /** Two-phase prune (vault-format.md §11). Aborts, deleting nothing, when a referenced object is missing. */
+  prune(opts: { graceMs?: number; dryRun?: boolean } = {}): Promise<PruneReport> {
+    return pruneVault(this.#ctx, { graceMs: opts.graceMs ?? 24 * 3600 * 1000, dryRun: opts.dryRun ?? false });
+  }
+
+  /** Verifies structure, and with readData every blob; lists each problem with the manifests it affects. */
+  check(opts: { readData?: boolean } = {}): Promise<CheckReport> {
+    return checkVault(this.#ctx, { readData: opts.readData ?? false });
+  }
+
+  async close(): Promise<void> {
+    this.#ctx.index.blobs.clear();
+    this.#ctx.index.packs.clear();
+    this.#ctx.index.indexIds.clear();
+  }
+}
+
+function checkPassphrase(p: string): void {
+  if (typeof p !== 'string' || p.length === 0) throw new UserErrorInvalidInput('the vault passphrase is empty', { hint: 'Give the vault a non-empty passphrase through its credential reference.' });
+}
+
+function contextFor(backend: StorageBackend, clock: Clock, mk: MasterKey, config: VaultConfig): VaultContext {
+  const params = { minBytes: config.chunker.minBytes, avgBytes: config.chunker.avgBytes, maxBytes: config.chunker.maxBytes };
+  return new VaultContext(backend, clock, mk, config.id, gearTable(vaultGearSeed(mk.idKey)), params);
+}
+
+async function listAll(backend: StorageBackend, prefix: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const k of backend.list(prefix)) out.push(k);
+  return out;
+}
+
+async function readKeyFile(backend: StorageBackend, id: KeyId): Promise<KeyFile> {
+  const raw = await readAll(await backend.get(objectKey.key(id)));
+  try {
+    const f = JSON.parse(raw.toString('utf8')) as KeyFile;
+    if (f.version !== 1 || f.kdf?.name !== 'scrypt' || typeof f.wrapped !== 'string') throw new Error('not a version 1 key file');
+    return f;
+  } catch (err) {
+    throw new IntegrityErrorMalformedObject(`key file "${id}"`, err instanceof Error ? err.message : String(err));
+  }
+}
+
