@@ -11,6 +11,14 @@ export function abortReason(signal: AbortSignal): Error {
   return e;
 }
 
+const bodyErrors = new WeakSet<object>();
+
+/** True for an error thrown by a put() body itself (its producer failed): drivers pass it through
+ *  untranslated, since it says nothing about the store. */
+export function isBodyError(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && bodyErrors.has(err);
+}
+
 /** Yields the body's bytes as Buffers. On abort the Readable is destroyed and the iteration throws
  *  abortReason(signal). Strings pushed by a Readable in string mode are encoded as UTF-8. */
 export async function* bodyChunks(body: Readable | Buffer, signal?: AbortSignal): AsyncGenerator<Buffer> {
@@ -31,6 +39,7 @@ export async function* bodyChunks(body: Readable | Buffer, signal?: AbortSignal)
     }
   } catch (err) {
     if (signal?.aborted) throw abortReason(signal);
+    if (typeof err === 'object' && err !== null) bodyErrors.add(err);
     throw err;
   }
   if (signal?.aborted) throw abortReason(signal);

@@ -11,4 +11,6 @@ export {
 } from './errors.ts';
 export { parseStorageKey, parseStoragePrefix, checkByteRange, maxKeyBytes, maxSegmentBytes } from './storage-key.ts';
 export { FilesystemBackend } from './filesystem/filesystem-backend.ts';
+export { AzureBlobBackend, type AzureBlobOptions } from './azure-blob/azure-blob-backend.ts';
+export { parseAzureBlobUrl, type AzureBlobLocation } from './azure-blob/azure-blob-location.ts';
 export { MemoryBackend, type MemoryBackendOptions } from './memory/memory-backend.ts';

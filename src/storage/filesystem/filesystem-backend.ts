@@ -9,7 +9,7 @@ import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { InternalErrorUnexpected, PgvaultError } from '../../lib/index.ts';
-import { bodyChunks } from '../body-chunks.ts';
+import { bodyChunks, isBodyError } from '../body-chunks.ts';
 import {
   StorageErrorAlreadyExists,
   StorageErrorNotFound,
@@ -200,7 +200,7 @@ export class FilesystemBackend implements StorageBackend {
   /** OS errors to coded errors, at the boundary. */
   #translate(err: unknown, key: string, verb: string): Error {
     if (err instanceof PgvaultError) return err;
-    if (err instanceof Error && err.name === 'AbortError') return err;
+    if ((err instanceof Error && err.name === 'AbortError') || isBodyError(err)) return err as Error;
     const c = code(err);
     const what = `${verb} "${key}" in ${this.location}`;
     switch (c) {
