@@ -102,6 +102,7 @@ async function openEmbedded(dataDir: string, clock: Clock): Promise<Catalog> {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const paths = embeddedCatalogPaths(dataDir);
   const lock: CatalogLock = acquireCatalogLock(paths.lockFile);
+  mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
   let db: PGlite | undefined;
   try {
     db = await PGlite.create(paths.dir);

@@ -59,7 +59,7 @@ export async function migrate(exec: SqlExecutor, migrations: Migration[] = loadM
             { hint: 'Run a pgvault release at least as new as the one that last opened this catalog.' });
         }
         if (known.checksum !== row.checksum) {
-          throw new InternalErrorUnexpected(`applied migration ${row.version}-${row.name} differs from the file shipped with this pgvault`);
+          throw new InternalErrorUnexpected(`applied migration ${String(row.version).padStart(3, '0')}-${row.name}.sql differs from the file shipped with this pgvault`);
         }
       }
       const next = migrations[rows.length];
