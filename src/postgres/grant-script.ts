@@ -1,0 +1,155 @@
+/** The SQL that gives a backup role what pg_dump needs: the exact GRANTs for a list of missing privileges (what
+ *  pre-flight reports), and the full script for a role (all existing objects, objects created later, large
+ *  objects, or pg_read_all_data on 14+). Scripts are for psql (they \connect to each database).
+ *  Pure: it builds text and quotes every identifier; it must never grant more than a read-only backup needs. */
+
+/** One privilege the backup role lacks. Persisted in job details: never change a kind's meaning. */
+export type MissingPrivilege =
+  | { kind: 'connect'; database: string }
+  | { kind: 'usage'; database: string; schema: string }
+  | { kind: 'select'; database: string; schema: string; name: string; objectType: 'table' | 'sequence' }
+  | { kind: 'largeobject'; database: string; oid: number }
+  /** Too many large objects to list one by one: all those the role cannot read in this database. */
+  | { kind: 'largeobjects'; database: string; count: number }
+  /** A table with row-level security that the role neither owns nor may bypass: pg_dump refuses to dump it partially. */
+  | { kind: 'bypassrls'; database: string; schema: string; name: string };
+
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+export function quoteLiteral(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+/** A psql \connect to `database` that keeps host, port and user, and takes the name literally (psql would
+ *  otherwise expand a name containing "=" into a connection string). */
+export function psqlConnect(database: string): string {
+  const conninfo = `dbname='${database.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+  return `\\connect -reuse-previous=on "${conninfo.replace(/"/g, '""')}"`;
+}
+
+/** A short, exact description: `SELECT on table "billing"."invoices" in database "app"`. */
+export function describeMissing(m: MissingPrivilege): string {
+  switch (m.kind) {
+    case 'connect':
+      return `CONNECT on database ${quoteIdent(m.database)}`;
+    case 'usage':
+      return `USAGE on schema ${quoteIdent(m.schema)} in database ${quoteIdent(m.database)}`;
+    case 'select':
+      return `SELECT on ${m.objectType} ${quoteIdent(m.schema)}.${quoteIdent(m.name)} in database ${quoteIdent(m.database)}`;
+    case 'largeobject':
+      return `SELECT on large object ${m.oid} in database ${quoteIdent(m.database)}`;
+    case 'largeobjects':
+      return `SELECT on ${m.count} large objects in database ${quoteIdent(m.database)}`;
+    case 'bypassrls':
+      return `BYPASSRLS (table ${quoteIdent(m.schema)}.${quoteIdent(m.name)} in database ${quoteIdent(m.database)} has row-level security)`;
+  }
+}
+
+/** The SQL expression, inside a DO block, for "a large object the role cannot read" (works on 13–17, where
+ *  has_largeobject_privilege() does not exist yet): owner or a granted SELECT, to the role or PUBLIC. */
+function loUnreadableBy(roleLiteral: string): string {
+  return (
+    `NOT pg_has_role(${roleLiteral}, m.lomowner, 'USAGE') AND NOT EXISTS (SELECT 1 FROM aclexplode(coalesce(m.lomacl, acldefault('L', m.lomowner))) a ` +
+    `WHERE a.privilege_type = 'SELECT' AND (a.grantee = 0 OR pg_has_role(${roleLiteral}, a.grantee, 'USAGE')))`
+  );
+}
+
+function grantAllUnreadableLargeObjects(role: string): string {
+  const lit = quoteLiteral(role);
+  return [
+    'DO $pgvault$',
+    'DECLARE m record;',
+    'BEGIN',
+    `  FOR m IN SELECT * FROM pg_largeobject_metadata m WHERE ${loUnreadableBy(lit)} LOOP`,
+    `    EXECUTE format('GRANT SELECT ON LARGE OBJECT %s TO %I', m.oid, ${lit});`,
+    '  END LOOP;',
+    'END $pgvault$;',
+  ].join('\n');
+}
+
+/** The GRANT statements that fix exactly `missing` for `role`, grouped by database, for psql. */
+export function grantsForMissing(role: string, missing: readonly MissingPrivilege[]): string {
+  const r = quoteIdent(role);
+  const lines: string[] = [`-- pgvault: the privileges role ${r} lacks for a logical backup. Run with psql as the owner of the objects or a superuser.`];
+  if (missing.some((m) => m.kind === 'bypassrls')) lines.push(`ALTER ROLE ${r} BYPASSRLS; -- needs a superuser`);
+  const connects = missing.filter((m) => m.kind === 'connect');
+  for (const m of connects) lines.push(`GRANT CONNECT ON DATABASE ${quoteIdent(m.database)} TO ${r};`);
+  const byDb = new Map<string, MissingPrivilege[]>();
+  for (const m of missing) if (m.kind !== 'connect' && m.kind !== 'bypassrls') byDb.set(m.database, [...(byDb.get(m.database) ?? []), m]);
+  for (const [db, items] of byDb) {
+    lines.push(psqlConnect(db));
+    for (const m of items) {
+      if (m.kind === 'usage') lines.push(`GRANT USAGE ON SCHEMA ${quoteIdent(m.schema)} TO ${r};`);
+      else if (m.kind === 'select') lines.push(`GRANT SELECT ON ${m.objectType === 'sequence' ? 'SEQUENCE' : 'TABLE'} ${quoteIdent(m.schema)}.${quoteIdent(m.name)} TO ${r};`);
+      else if (m.kind === 'largeobject') lines.push(`GRANT SELECT ON LARGE OBJECT ${m.oid} TO ${r};`);
+      else if (m.kind === 'largeobjects') lines.push(grantAllUnreadableLargeObjects(role));
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export interface GrantScriptOptions {
+  /** The databases the role is to back up (for a whole server: every included database). */
+  databases: string[];
+  /** The server's major version: on 14+ the script uses pg_read_all_data unless `readAllData: false`. */
+  serverMajor?: number;
+  readAllData?: boolean;
+}
+
+/** The full script for `role`: CONNECT on each database, then either pg_read_all_data (14+) or, per database,
+ *  USAGE on every schema and SELECT on every table and sequence, with default privileges for objects and schemas
+ *  created later by their owners; and SELECT on every large object (pg_read_all_data does not cover them).
+ *  Large objects created later need new GRANTs before PostgreSQL 18 (pre-flight lists them); on 18+ default
+ *  privileges cover them too. Async for future checks against a live server; it reads nothing today. */
+export async function grantScript(role: string, opts: GrantScriptOptions): Promise<string> {
+  const r = quoteIdent(role);
+  const lit = quoteLiteral(role);
+  const major = opts.serverMajor ?? 0;
+  const readAll = (opts.readAllData ?? major >= 14) && major >= 14;
+  const out: string[] = [
+    `-- pgvault: privileges for logical backups (pg_dump) by role ${r}.`,
+    '-- Run with psql as a superuser (or as the owners of the objects); it grants read access only.',
+  ];
+  if (readAll) out.push(`GRANT pg_read_all_data TO ${r};`);
+  for (const db of opts.databases) {
+    out.push('', `-- database ${quoteIdent(db)}`, `GRANT CONNECT ON DATABASE ${quoteIdent(db)} TO ${r};`, psqlConnect(db));
+    const body: string[] = ['DO $pgvault$', 'DECLARE s record; m record;', 'BEGIN'];
+    if (!readAll) {
+      body.push(
+        "  FOR s IN SELECT n.nspname FROM pg_namespace n WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema' LOOP",
+        `    EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I', s.nspname, ${lit});`,
+        `    EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA %I TO %I', s.nspname, ${lit});`,
+        `    EXECUTE format('GRANT SELECT ON ALL SEQUENCES IN SCHEMA %I TO %I', s.nspname, ${lit});`,
+        '  END LOOP;',
+        '  -- Objects and schemas created later by the roles that own objects here (or own the database).',
+        '  FOR s IN SELECT DISTINCT r.rolname FROM pg_roles r WHERE r.rolname !~ \'^pg_\' AND r.oid IN (',
+        "      SELECT nspowner FROM pg_namespace WHERE nspname !~ '^pg_' AND nspname <> 'information_schema'",
+        "      UNION SELECT c.relowner FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'",
+        '      UNION SELECT datdba FROM pg_database WHERE datname = current_database()) LOOP',
+        `    EXECUTE format('ALTER DEFAULT PRIVILEGES FOR ROLE %I GRANT SELECT ON TABLES TO %I', s.rolname, ${lit});`,
+        `    EXECUTE format('ALTER DEFAULT PRIVILEGES FOR ROLE %I GRANT SELECT ON SEQUENCES TO %I', s.rolname, ${lit});`,
+        `    EXECUTE format('ALTER DEFAULT PRIVILEGES FOR ROLE %I GRANT USAGE ON SCHEMAS TO %I', s.rolname, ${lit});`,
+        ...(major >= 18 ? [`    EXECUTE format('ALTER DEFAULT PRIVILEGES FOR ROLE %I GRANT SELECT ON LARGE OBJECTS TO %I', s.rolname, ${lit});`] : []),
+        '  END LOOP;',
+      );
+    }
+    body.push(
+      '  -- Large objects: pg_dump reads them, and neither pg_read_all_data nor (before 18) default privileges cover them.',
+      `  FOR m IN SELECT * FROM pg_largeobject_metadata m WHERE ${loUnreadableBy(lit)} LOOP`,
+      `    EXECUTE format('GRANT SELECT ON LARGE OBJECT %s TO %I', m.oid, ${lit});`,
+      '  END LOOP;',
+      'END $pgvault$;',
+    );
+    out.push(body.join('\n'));
+  }
+  if (major < 18) {
+    out.push(
+      '',
+      '-- Large objects created after this script need their own GRANT SELECT ON LARGE OBJECT before PostgreSQL 18;',
+      '-- pgvault\'s pre-flight check lists them with the exact statements (or a superuser may set lo_compat_privileges = on).',
+    );
+  }
+  return `${out.join('\n')}\n`;
+}

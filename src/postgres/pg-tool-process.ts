@@ -1,0 +1,300 @@
+/** Runs one PostgreSQL client tool (pg_dump, pg_dumpall, pg_restore) as a child process: clean environment,
+ *  password in a private 0600 password file (never argv, never the environment), stderr captured as redacted log
+ *  lines, progress, cancellation that kills the whole process group, and exit status mapped to coded errors.
+ *  It must never pass a secret on the command line, and never leave a child or a password file behind. */
+import { spawn } from 'node:child_process';
+import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, Transform, type Readable, type TransformCallback, type Writable } from 'node:stream';
+import { InternalErrorUnexpected, redact, registerSecret, UserErrorInvalidInput, type PgvaultError } from '../lib/index.ts';
+import type { PgClient, PgToolName } from './discover-clients.ts';
+import { errorLines, mapPgToolExit } from './map-pg-failure.ts';
+import type { PgConnectionConfig } from './pg-connection-config.ts';
+import { installHint, UserErrorPgClientNotFound, UserErrorPgToolCancelled, UserErrorPgToolFailed } from './pg-errors.ts';
+
+/** Progress of a run: bytes through stdout (dump) or stdin (restore) so far, and the table being worked on. */
+export interface PgToolProgress {
+  bytes: number;
+  /** "schema.table" as the tool prints it, e.g. public.orders. */
+  currentTable?: string;
+}
+
+export interface PgToolResult {
+  tool: PgToolName;
+  exitCode: number;
+  durationMs: number;
+  /** Bytes written to stdout (pg_dump, pg_dumpall) or read from stdin (pg_restore). */
+  bytes: number;
+  /** Redacted stderr lines. */
+  log: string[];
+  /** The error lines among them (non-empty only for a pg_restore whose errors were accepted). */
+  errors: string[];
+}
+
+/** A running tool. Read `stdout` (the dump) or write `stdin` (the archive to restore); backpressure reaches the
+ *  child. `done` resolves when the tool exited 0 and its output was read; it rejects with a coded error mapped
+ *  from stderr otherwise, with UserErrorPgToolCancelled after the signal aborted or kill() was called.
+ *  Abandoning `stdout` or destroying `stdin` before the end kills the tool. `log` fills while it runs. */
+export interface PgToolProcess {
+  tool: PgToolName;
+  client: PgClient;
+  pid: number;
+  stdout: Readable;
+  stdin: Writable;
+  done: Promise<PgToolResult>;
+  log: string[];
+  kill(): void;
+}
+
+export interface SpawnPgToolArgs {
+  tool: PgToolName;
+  client: PgClient;
+  cfg: PgConnectionConfig;
+  /** Arguments after the executable; must not hold a secret (the password never belongs here). */
+  args: string[];
+  signal?: AbortSignal;
+  /** Feed the tool through `stdin` (pg_restore from a stream); otherwise its stdin is closed at once. */
+  useStdin?: boolean;
+  onProgress?: (p: PgToolProgress) => void;
+  /** pg_restore exits 1 when it met errors and went on; return true to accept them (done resolves, with `errors`). */
+  acceptErrors?: (errors: string[]) => boolean;
+  /** Grace before SIGKILL after SIGTERM on cancellation. */
+  killGraceMs?: number;
+}
+
+const maxLogLines = 5000;
+const progressEveryBytes = 4 * 1024 * 1024;
+
+/** Escapes a .pgpass field: backslash and colon are escaped with a backslash (libpq's rule). */
+export function pgpassEscape(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/:/g, '\\:');
+}
+
+/** The child's environment: nothing inherited that libpq would read (PGHOST, PGDATABASE, PGSERVICE, PGSSLMODE,
+ *  PGOPTIONS … could redirect or change the connection), messages in English for the error mapping. */
+function childEnv(passfile: string | undefined): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C', LANG: 'C' };
+  // HOME stays: libpq finds ~/.postgresql/root.crt and client certificates there, as the user expects.
+  if (process.env.HOME) env.HOME = process.env.HOME;
+  if (passfile) env.PGPASSFILE = passfile;
+  return env;
+}
+
+const tableLine: Partial<Record<PgToolName, RegExp>> = {
+  pg_dump: /^pg_dump: dumping contents of table "(.+)"$/,
+  pg_restore: /^pg_restore: processing data for table "(.+)"$/,
+};
+
+export function spawnPgTool(a: SpawnPgToolArgs): PgToolProcess {
+  const { tool, client, cfg } = a;
+  registerSecret(cfg.password);
+  if (a.signal?.aborted) {
+    throw new UserErrorPgToolCancelled(`${tool} was cancelled before it started`, { cause: a.signal.reason });
+  }
+  try {
+    accessSync(client.path, constants.X_OK);
+  } catch {
+    throw new UserErrorPgClientNotFound(`${tool} "${client.path}" is not an executable file`, {
+      hint: installHint(client.major, tool),
+      details: { tool, path: client.path },
+    });
+  }
+
+  // The password travels in a password file that only this user can read, in a directory only this user can
+  // enter, removed when the tool exits. Nothing in argv or in the child's environment reveals it.
+  let passDir: string | undefined;
+  let passfile: string | undefined;
+  if (cfg.password !== undefined) {
+    if (/[\r\n]/.test(cfg.password)) {
+      throw new UserErrorInvalidInput('the password contains a line break, which libpq cannot read from a password file', {
+        hint: 'Choose a password without line breaks (ALTER ROLE … PASSWORD …).',
+        details: { field: 'password' },
+      });
+    }
+    passDir = mkdtempSync(join(tmpdir(), 'pgvault-pgpass-'));
+    passfile = join(passDir, 'pgpass');
+    // Any host, port and database: the conninfo fixes the server; pg_dumpall and pg_restore -j open several sessions.
+    writeFileSync(passfile, `*:*:*:*:${pgpassEscape(cfg.password)}\n`, { mode: 0o600 });
+  }
+  const cleanup = (): void => {
+    if (passDir) rmSync(passDir, { recursive: true, force: true });
+    passDir = undefined;
+  };
+
+  const started = Date.now();
+  const child = (() => {
+    try {
+      // detached: the tool gets its own process group (and no controlling terminal, so libpq can never prompt);
+      // cancellation signals the whole group, parallel workers included.
+      return spawn(client.path, a.args, { stdio: ['pipe', 'pipe', 'pipe'], env: childEnv(passfile), detached: true });
+    } catch (err) {
+      cleanup();
+      throw new InternalErrorUnexpected(`${tool} could not be started`, { cause: err });
+    }
+  })();
+
+  const log: string[] = [];
+  const errs: string[] = [];
+  let dropped = 0;
+  let bytes = 0;
+  let reported = 0;
+  let currentTable: string | undefined;
+  const progress = (): void => {
+    reported = bytes;
+    a.onProgress?.({ bytes, ...(currentTable === undefined ? {} : { currentTable }) });
+  };
+  const addLine = (raw: string): void => {
+    const line = redact(raw);
+    const isError = errorLines([line]).length > 0;
+    if (isError) errs.push(line);
+    if (log.length < maxLogLines || (isError && log.length < 2 * maxLogLines)) log.push(line);
+    else dropped++;
+    const m = tableLine[tool]?.exec(line);
+    if (m) {
+      currentTable = m[1];
+      progress();
+    }
+  };
+  let partial = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (s: string) => {
+    const parts = (partial + s).split('\n');
+    partial = parts.pop() ?? '';
+    for (const p of parts) addLine(p);
+  });
+
+  let cancelled: PgvaultError | undefined;
+  let abandoned = false;
+  let graceTimer: NodeJS.Timeout | undefined;
+  let exited = false;
+  const signalGroup = (sig: NodeJS.Signals): void => {
+    if (exited || child.pid === undefined) return;
+    try {
+      process.kill(-child.pid, sig);
+    } catch {
+      // the group is already gone
+    }
+  };
+  const terminate = (): void => {
+    signalGroup('SIGTERM');
+    graceTimer ??= setTimeout(() => signalGroup('SIGKILL'), a.killGraceMs ?? 5000);
+    graceTimer.unref();
+  };
+
+  // stdout: counted on its way to the reader; a reader that goes away early stops the tool instead of leaving it
+  // blocked on a full pipe.
+  const stdout = new Transform({
+    transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
+      bytes += chunk.length;
+      if (a.onProgress && bytes - reported >= progressEveryBytes) progress();
+      cb(null, chunk);
+    },
+  });
+  // The same failure also rejects `done`: a reader that only awaits `done` must not crash on the stream's error.
+  stdout.on('error', () => undefined);
+  child.stdout.pipe(stdout);
+  let stdoutEnded = false;
+  stdout.on('end', () => (stdoutEnded = true));
+  stdout.on('close', () => {
+    if (!stdoutEnded && !exited) {
+      abandoned = true;
+      child.stdout.destroy();
+      terminate();
+    }
+  });
+
+  // stdin: counted on its way to the tool; destroyed before its end → the tool is stopped (it would wait forever).
+  let stdin: Writable;
+  child.stdin.on('error', () => undefined); // EPIPE when the tool exits first: its exit status tells why
+  if (a.useStdin) {
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
+        bytes += chunk.length;
+        if (a.onProgress && bytes - reported >= progressEveryBytes) progress();
+        cb(null, chunk);
+      },
+    });
+    let inputEnded = false;
+    counter.on('end', () => (inputEnded = true));
+    counter.on('close', () => {
+      if (!inputEnded && !exited) {
+        abandoned = true;
+        terminate();
+      }
+    });
+    counter.pipe(child.stdin);
+    stdin = counter;
+  } else {
+    child.stdin.end();
+    const closed = new PassThrough();
+    closed.end();
+    stdin = closed;
+  }
+
+  const onAbort = (): void => {
+    cancelled ??= new UserErrorPgToolCancelled(`${tool} was cancelled; the process was stopped`, {
+      hint: 'Nothing was kept from the cancelled run.',
+      cause: a.signal?.reason,
+      details: { tool, pid: child.pid },
+    });
+    // Unread output would keep the pipes open: discard it so that the exit is observed.
+    child.stdout.unpipe(stdout);
+    child.stdout.resume();
+    terminate();
+  };
+  a.signal?.addEventListener('abort', onAbort, { once: true });
+
+  const done = new Promise<PgToolResult>((resolve, reject) => {
+    child.on('error', (err) => {
+      exited = true;
+      cleanup();
+      a.signal?.removeEventListener('abort', onAbort);
+      reject(new InternalErrorUnexpected(`${tool} failed to run`, { cause: err }));
+    });
+    child.on('close', (code, sig) => {
+      exited = true;
+      if (graceTimer) clearTimeout(graceTimer);
+      cleanup();
+      a.signal?.removeEventListener('abort', onAbort);
+      if (partial) addLine(partial);
+      partial = '';
+      if (dropped > 0) log.push(`[pgvault: ${dropped} further stderr lines were not kept]`);
+      const result: PgToolResult = { tool, exitCode: code ?? -1, durationMs: Date.now() - started, bytes, log, errors: [] };
+      if (cancelled) {
+        stdout.destroy(cancelled);
+        return reject(cancelled);
+      }
+      if (code === 0) {
+        progress();
+        return resolve(result);
+      }
+      if (code === 1 && tool === 'pg_restore' && !abandoned && a.acceptErrors?.(errs.slice())) {
+        return resolve({ ...result, errors: errs.slice() });
+      }
+      const err = abandoned
+        ? new UserErrorPgToolFailed(`${tool} was stopped: ${a.useStdin ? 'its input stream was destroyed before its end' : 'the reader of its output went away before the end'}`, {
+            hint: 'The stream was abandoned (a failed upload or download, or a cancelled job); see the job log for the first error.',
+            details: { tool, exitCode: code, signal: sig },
+          })
+        : mapPgToolExit({ ctx: { actor: tool, cfg, clientVersion: client.version }, exitCode: code, signal: sig, lines: log });
+      stdout.destroy(err);
+      reject(err);
+    });
+  });
+  // Marked as handled here: a caller that awaits the stream first must not crash the process on an early rejection.
+  done.catch(() => undefined);
+
+  return {
+    tool,
+    client,
+    pid: child.pid ?? -1,
+    stdout,
+    stdin,
+    done,
+    log,
+    kill: () => {
+      if (!exited) onAbort();
+    },
+  };
+}

@@ -1,0 +1,235 @@
+/** pg_dump / pg_dumpall / pg_restore runners against a real PostgreSQL 15 with the real pg_dump 15: secrets kept
+ *  out of argv and the environment, a hostile database name, progress, and every failure mapped to its code
+ *  (auth, unknown database, SSL, lock timeout, connection cut mid-dump, cancellation). */
+import { existsSync, readFileSync } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  connect,
+  discoverClients,
+  parsePgUrl,
+  pickClient,
+  spawnPgDump,
+  spawnPgDumpGlobals,
+  spawnPgRestore,
+  TransientErrorConnectionLost,
+  UserErrorAuthenticationFailed,
+  UserErrorDatabaseNotFound,
+  UserErrorLockTimeout,
+  UserErrorPgToolCancelled,
+  UserErrorSslUnavailable,
+  type PgClient,
+  type PgConnectionConfig,
+} from '../../src/postgres/index.ts';
+import { startCluster, type PgCluster } from '../support/pg-cluster.ts';
+
+let cluster: PgCluster;
+let pgDump: PgClient;
+let pgDumpall: PgClient;
+let pgRestore: PgClient;
+let dumper: PgConnectionConfig;
+// Colon and backslash must survive the password file's escaping; quotes and spaces must not split anything.
+const dumperPassword = `Pw:runner\\s' "x@y`;
+const hostileName = 'host=127.0.0.2 dbname=x';
+
+async function readAll(s: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of s) parts.push(c as Buffer);
+  return Buffer.concat(parts);
+}
+
+async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+async function backends(appName: string): Promise<number> {
+  const rows = await cluster.query<{ n: string }>('SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1', [appName]);
+  return Number(rows[0]?.n ?? 0);
+}
+
+function withOptions(cfg: PgConnectionConfig, options: Record<string, string>): PgConnectionConfig {
+  return { ...cfg, options: { ...cfg.options, ...options } };
+}
+
+beforeAll(async () => {
+  cluster = await startCluster({ major: 15 });
+  const clients = await discoverClients();
+  pgDump = pickClient(clients, 'pg_dump', 15);
+  pgDumpall = pickClient(clients, 'pg_dumpall', 15);
+  pgRestore = pickClient(clients, 'pg_restore', 15);
+  await cluster.createRole('dumper', dumperPassword, 'LOGIN');
+  await cluster.query('GRANT pg_read_all_data TO dumper');
+  await cluster.createDatabase('app');
+  // a_big comes first in the dump and is larger than every pipe and socket buffer on the way, so a reader that
+  // stops reading holds pg_dump in the middle of it; b_small guarantees work after it.
+  await cluster.query(
+    `CREATE TABLE a_big (id int PRIMARY KEY, pad text);
+     INSERT INTO a_big SELECT g, md5(g::text) || repeat('x', 400) FROM generate_series(1, 40000) g;
+     CREATE TABLE b_small (id serial PRIMARY KEY, note text);
+     INSERT INTO b_small (note) VALUES ('one'), ('two');
+     DO $$ DECLARE o oid; BEGIN
+       o := lo_from_bytea(0, 'large object bytes');
+       EXECUTE format('GRANT SELECT ON LARGE OBJECT %s TO dumper', o);
+     END $$;`,
+    [],
+    'app',
+  );
+  await cluster.createDatabase(hostileName);
+  await cluster.query("CREATE TABLE right_server_marker (v text); INSERT INTO right_server_marker VALUES ('from the configured host')", [], hostileName);
+  dumper = { ...parsePgUrl(cluster.url('app', 'dumper', dumperPassword)), options: { application_name: 'pgvault-runner-test' } };
+});
+
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+describe('spawnPgDump', () => {
+  it('streams a custom-format archive, with no password in argv or environment, progress per table, redacted log', async () => {
+    const seen: { bytes: number; currentTable?: string }[] = [];
+    const proc = spawnPgDump(withOptions(dumper, { application_name: 'pgvault-argv-test' }), { client: pgDump, onProgress: (p) => seen.push(p) });
+    // Unread stdout holds pg_dump inside a_big: inspect the live process.
+    await waitFor('pg_dump to reach a_big', () => seen.some((p) => p.currentTable === 'public.a_big'));
+    const cmdline = readFileSync(`/proc/${proc.pid}/cmdline`, 'utf8');
+    const environ = readFileSync(`/proc/${proc.pid}/environ`, 'utf8');
+    expect(cmdline).toContain('--format=custom');
+    expect(cmdline).toContain('--compress=0');
+    for (const text of [cmdline, environ]) {
+      expect(text).not.toContain(dumperPassword);
+      expect(text).not.toContain('runner');
+      expect(text).not.toMatch(/PGPASSWORD/);
+    }
+    const passfile = /PGPASSFILE=([^\0]+)/.exec(environ)?.[1];
+    expect(passfile).toBeDefined();
+    expect(existsSync(passfile as string)).toBe(true);
+    const [archive, result] = await Promise.all([readAll(proc.stdout), proc.done]);
+    expect(archive.subarray(0, 5).toString()).toBe('PGDMP');
+    expect(result.exitCode).toBe(0);
+    expect(result.bytes).toBe(archive.length);
+    expect(seen.at(-1)?.bytes).toBe(archive.length);
+    expect(seen.map((p) => p.currentTable)).toContain('public.b_small');
+    expect(existsSync(passfile as string)).toBe(false);
+    expect(proc.log.some((l) => l.includes('dumping contents of table "public.a_big"'))).toBe(true);
+    expect(proc.log.join('\n')).not.toContain(dumperPassword);
+  });
+
+  it(`dumps a database literally named "${hostileName}" from the configured host`, async () => {
+    const proc = spawnPgDump(dumper, { client: pgDump, database: hostileName });
+    const [archive] = await Promise.all([readAll(proc.stdout), proc.done]);
+    expect(archive.toString('latin1')).toContain('right_server_marker');
+    expect(archive.toString('latin1')).toContain('from the configured host');
+    // The name went to pg_dump only as a quoted conninfo value.
+    expect(proc.log.join('\n')).not.toContain('127.0.0.2');
+  });
+
+  it('maps a wrong password to UserErrorAuthenticationFailed without echoing it', async () => {
+    const wrong = { ...dumper, password: 'not-the-right-one-42' };
+    const proc = spawnPgDump(wrong, { client: pgDump });
+    const err = await proc.done.catch((e: unknown) => e);
+    await readAll(proc.stdout).catch(() => undefined);
+    expect(err).toBeInstanceOf(UserErrorAuthenticationFailed);
+    expect(JSON.stringify((err as UserErrorAuthenticationFailed).toJSON())).not.toContain('not-the-right-one-42');
+    expect((err as UserErrorAuthenticationFailed).hint).toMatch(/password/);
+  });
+
+  it('maps an unknown database to UserErrorDatabaseNotFound', async () => {
+    const proc = spawnPgDump(dumper, { client: pgDump, database: 'no_such_db' });
+    const err = await proc.done.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UserErrorDatabaseNotFound);
+    expect((err as Error).message).toContain('"no_such_db"');
+  });
+
+  it('fails with UserErrorLockTimeout while another session holds an ACCESS EXCLUSIVE lock', async () => {
+    const holder = await cluster.connect('app');
+    try {
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE b_small IN ACCESS EXCLUSIVE MODE');
+      const proc = spawnPgDump(dumper, { client: pgDump, lockWaitTimeoutMs: 300 });
+      const [, err] = await Promise.all([readAll(proc.stdout).catch(() => undefined), proc.done.catch((e: unknown) => e)]);
+      expect(err).toBeInstanceOf(UserErrorLockTimeout);
+      expect((err as UserErrorLockTimeout).hint).toMatch(/lock/);
+    } finally {
+      await holder.query('ROLLBACK');
+      await holder.end();
+    }
+  });
+
+  it('maps a backend terminated mid-dump to TransientErrorConnectionLost', async () => {
+    const app = 'pgvault-cut-test';
+    let table: string | undefined;
+    const proc = spawnPgDump(withOptions(dumper, { application_name: app }), { client: pgDump, onProgress: (p) => (table = p.currentTable) });
+    await waitFor('pg_dump to reach a_big', () => table === 'public.a_big');
+    const killed = await cluster.query<{ ok: boolean }>('SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = $1', [app]);
+    expect(killed.map((r) => r.ok)).toEqual([true]);
+    const [, err] = await Promise.all([readAll(proc.stdout).catch(() => undefined), proc.done.catch((e: unknown) => e)]);
+    expect(err).toBeInstanceOf(TransientErrorConnectionLost);
+    expect((err as TransientErrorConnectionLost).category).toBe('transient');
+  });
+
+  it('cancels through the signal: coded error, the child and its server session are gone', async () => {
+    const app = 'pgvault-cancel-test';
+    const ac = new AbortController();
+    let table: string | undefined;
+    const proc = spawnPgDump(withOptions(dumper, { application_name: app }), { client: pgDump, signal: ac.signal, onProgress: (p) => (table = p.currentTable) });
+    await waitFor('pg_dump to reach a_big', () => table === 'public.a_big');
+    expect(await backends(app)).toBe(1);
+    ac.abort(new Error('job cancelled by the user'));
+    const err = await proc.done.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UserErrorPgToolCancelled);
+    expect(existsSync(`/proc/${proc.pid}`)).toBe(false);
+    await waitFor('the server session to end', async () => (await backends(app)) === 0, 10_000);
+  });
+});
+
+describe('connection options', () => {
+  it('sslmode=require against a server without SSL fails with UserErrorSslUnavailable, in pg_dump and in connect()', async () => {
+    const cfg = withOptions(dumper, { sslmode: 'require' });
+    const proc = spawnPgDump(cfg, { client: pgDump });
+    expect(await proc.done.catch((e: unknown) => e)).toBeInstanceOf(UserErrorSslUnavailable);
+    expect(await connect(cfg).catch((e: unknown) => e)).toBeInstanceOf(UserErrorSslUnavailable);
+    // The default (prefer) falls back to a plain connection, as libpq does.
+    const c = await connect({ ...dumper, options: {} });
+    await c.end();
+  });
+
+  it('application_name from the URL shows in pg_stat_activity', async () => {
+    const cfg = parsePgUrl(`${cluster.url('app', 'dumper', dumperPassword)}?application_name=pgvault-appname-test&connect_timeout=5`);
+    const c = await connect(cfg);
+    try {
+      expect(await backends('pgvault-appname-test')).toBe(1);
+    } finally {
+      await c.end();
+    }
+  });
+});
+
+describe('spawnPgDumpGlobals and spawnPgRestore', () => {
+  it('dumps the globals as SQL without role passwords, as a non-superuser', async () => {
+    const proc = spawnPgDumpGlobals(dumper, { client: pgDumpall });
+    const [sql] = await Promise.all([readAll(proc.stdout), proc.done]);
+    const text = sql.toString('utf8');
+    expect(text).toContain('CREATE ROLE dumper;');
+    expect(text).toContain('GRANT pg_read_all_data TO dumper');
+    expect(text).not.toMatch(/PASSWORD|SCRAM-SHA-256/);
+  });
+
+  it('restores an archive from stdin into a fresh database', async () => {
+    const dump = spawnPgDump(dumper, { client: pgDump });
+    const [archive] = await Promise.all([readAll(dump.stdout), dump.done]);
+    await cluster.createDatabase('app_restored');
+    const admin = parsePgUrl(cluster.url('app_restored'));
+    const restore = spawnPgRestore(admin, { client: pgRestore });
+    restore.stdin.end(archive);
+    const result = await restore.done;
+    expect(result.bytes).toBe(archive.length);
+    const rows = await cluster.query<{ n: string; lo: string }>(
+      'SELECT (SELECT count(*) FROM a_big) AS n, (SELECT convert_from(lo_get(oid), \'UTF8\') FROM pg_largeobject_metadata) AS lo',
+      [],
+      'app_restored',
+    );
+    expect(rows[0]).toEqual({ n: '40000', lo: 'large object bytes' });
+  });
+});
