@@ -14,7 +14,7 @@ export class StorageErrorNotFound extends IntegrityError {
     super(`object "${key}" does not exist in ${location}`, {
       hint: 'If the vault expected this object, run `pgvault vault check` to list what it affects.',
       ...opts,
-      details: { key, location, ...opts.details },
+      details: { object: key, location, ...opts.details },
     });
   }
 }
@@ -27,7 +27,7 @@ export class StorageErrorAlreadyExists extends UserError {
     super(`object "${key}" already exists in ${location}`, {
       hint: 'Choose another key or prefix, or delete the existing object first.',
       ...opts,
-      details: { key, location, ...opts.details },
+      details: { object: key, location, ...opts.details },
     });
   }
 }

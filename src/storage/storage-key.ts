@@ -19,7 +19,7 @@ function check(s: unknown, what: 'key' | 'prefix'): string {
   if (typeof s !== 'string') throw new UserErrorInvalidStorageKey(`storage ${what} must be a string, got ${typeof s}`);
   const shown = JSON.stringify(s.length > 80 ? `${s.slice(0, 80)}…` : s);
   const fail = (why: string): never => {
-    throw new UserErrorInvalidStorageKey(`invalid storage ${what} ${shown}: ${why}`, { details: { [what]: s.slice(0, 200) } });
+    throw new UserErrorInvalidStorageKey(`invalid storage ${what} ${shown}: ${why}`, { details: { [what === 'key' ? 'object' : 'prefix']: s.slice(0, 200) } });
   };
   if (Buffer.byteLength(s, 'utf8') > maxKeyBytes) fail(`longer than ${maxKeyBytes} bytes`);
   if (s.startsWith('/')) fail('starts with "/"');

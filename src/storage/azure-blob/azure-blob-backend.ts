@@ -85,11 +85,9 @@ export class AzureBlobBackend implements StorageBackend {
     const backend = new AzureBlobBackend(container, loc, opts);
     try {
       if (opts.createContainer) await container.createIfNotExists();
-      else if (!(await container.exists())) {
-        throw new UserErrorInvalidStorageUrl(`container "${loc.container}" does not exist in ${loc.display}`, {
-          hint: 'Create the container first (az storage container create), or check the account and container names.',
-        });
-      }
+      // Listing one blob proves the container exists and the credentials can list (which a vault needs);
+      // unlike Get Container Properties, it is allowed to a container SAS. ContainerNotFound is translated.
+      await container.listBlobsFlat({ prefix: loc.prefix }).byPage({ maxPageSize: 1 }).next();
     } catch (err) {
       throw backend.#translate(err, '', 'open');
     }

@@ -3,6 +3,7 @@
  *  `http(s)://host[:port]/<account>/<container>[/<prefix>]` for emulators, plain http only on loopback).
  *  Pure: no I/O. The SAS is returned apart and never appears in the printable location. */
 import { UserErrorInvalidStorageUrl } from '../errors.ts';
+import { hasDotSegment } from '../has-dot-segment.ts';
 import { parseStoragePrefix } from '../storage-key.ts';
 
 export interface AzureBlobLocation {
@@ -24,6 +25,7 @@ const loopbackHosts = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /** Throws UserErrorInvalidStorageUrl for anything that is not a usable Azure Blob location. */
 export function parseAzureBlobUrl(url: string, opts: { endpoint?: string } = {}): AzureBlobLocation {
+  if (hasDotSegment(url)) throw new UserErrorInvalidStorageUrl(`Azure Blob location ${JSON.stringify(url.split('?')[0])} has a "." or ".." segment`);
   let u: URL;
   try {
     u = new URL(url);
