@@ -3,26 +3,25 @@
  *  Every method throws coded errors (PgvaultError); UserErrorNotFound for a missing resource. */
 import type { BackupRequest, Instance, InstanceCreate, Job, JobFilter, Policy, PolicyCreate, RecoveryPoint, RestoreFilesRequest, RestoreRequest, Role, SecretInfo, Vault, VaultCreate } from './contract/index.ts';
 
-/** An API token as stored: only the hash of its secret. */
-export interface TokenRecord {
+/** An API token as listed: never its secret nor its hash. */
+export interface TokenInfo {
   id: string;
   name: string;
   role: Role;
-  secretHash: string;
   createdAt: Date;
-  createdBy: string | null;
   lastUsedAt: Date | null;
   revokedAt: Date | null;
 }
 
-/** Stored tokens. insert() refuses a duplicate name of a live token with UserErrorConflict. */
+/** Stored tokens, hashed (SHA-256) so the store never holds one in clear.
+ *  create() returns the clear token exactly once; a duplicate name is UserErrorConflict.
+ *  authenticate() answers the live (not revoked, not expired) token with this text, else undefined.
+ *  revoke() is idempotent (keeps the first revocation time); UserErrorNotFound if unknown. */
 export interface TokenStore {
-  insert(token: TokenRecord): Promise<void>;
-  /** undefined when no token has this id. */
-  get(id: string): Promise<TokenRecord | undefined>;
-  list(): Promise<TokenRecord[]>;
-  /** Marks the token revoked (idempotent: a second revoke keeps the first time); UserErrorNotFound if unknown. */
-  revoke(id: string, at: Date): Promise<TokenRecord>;
+  create(input: { name: string; role: Role }): Promise<{ token: string; info: TokenInfo }>;
+  authenticate(token: string): Promise<TokenInfo | undefined>;
+  list(): Promise<TokenInfo[]>;
+  revoke(idOrName: string): Promise<TokenInfo>;
 }
 
 export interface AuditRecord {

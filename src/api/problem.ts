@@ -7,7 +7,7 @@ import {
   UserErrorInvalidInput,
   UserErrorNotFound,
 } from '../lib/index.ts';
-import type { Problem } from './contract/index.ts';
+import { namePattern, type Problem } from './contract/index.ts';
 import {
   UserErrorBodyTooLarge,
   UserErrorMalformedJson,
@@ -100,7 +100,7 @@ function fromValidation(issues: AjvIssue[], context: string): UserErrorInvalidIn
       details: { field, location: context },
     });
   }
-  if (issue.keyword === 'pattern' && /(^|\.)name$|^id$/.test(base)) {
+  if (issue.keyword === 'pattern' && issue.params.pattern === namePattern) {
     return new UserErrorInvalidInput(`${at(base)} is not a valid name`, {
       hint: "Names are 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit (no '/', quotes, NUL or spaces).",
       details: { field: base, location: context },

@@ -15,7 +15,6 @@ import { instanceRoutes, policyRoutes, secretRoutes, vaultRoutes } from './route
 import { systemRoutes } from './routes/system.ts';
 import { jobRoutes, pointRoutes } from './routes/work.ts';
 import { tokenRoutes } from './routes/tokens.ts';
-import { parseToken, secretMatches } from './token.ts';
 
 const mutating = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -25,7 +24,6 @@ export async function buildApiServer(deps: ApiDeps): Promise<ApiServer> {
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
     bodyLimit: deps.bodyLimitBytes ?? 1024 * 1024,
     exposeHeadRoutes: false,
-    disableRequestLogging: true,
     ajv: { customOptions: { removeAdditional: false, allErrors: false, coerceTypes: 'array', useDefaults: true } },
   });
   const registeredRoutes: Array<{ method: string; url: string; permission: Permission | undefined }> = [];
@@ -46,7 +44,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<ApiServer> {
     openapi: {
       openapi: '3.0.3',
       info: { title: 'pgvault API', version: deps.version ?? '0.1.0', description: 'Errors are application/problem+json (RFC 9457) with a stable `code` and a `hint`.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'pgv_<id>_<secret>' } } },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'pgv_… (an API token)' } } },
     },
   });
 
@@ -114,16 +112,18 @@ function rolesGranting(permission: Permission): Role[] {
   return (Object.keys(rolePermissions) as Role[]).filter((r) => roleAllows(r, permission));
 }
 
+/** Tokens are `pgv_` plus base64url; anything else is refused before the store is asked. */
+const tokenShape = /^pgv_[A-Za-z0-9_-]{16,200}$/;
+
 async function authenticate(tokens: TokenStore, header: string | undefined): Promise<AuthContext> {
-  const hint = 'Send `Authorization: Bearer pgv_<id>_<secret>`; the CLI reads --token, PGVAULT_TOKEN or <data-dir>/admin.token.';
+  const hint = 'Send `Authorization: Bearer pgv_…`; the CLI reads --token, PGVAULT_TOKEN or <data-dir>/admin.token.';
   if (!header) throw new UserErrorUnauthenticated('no bearer token in the request', { hint });
   const m = /^Bearer\s+(\S+)$/i.exec(header.trim());
-  const parsed = m ? parseToken(m[1] as string) : undefined;
-  if (!parsed) throw new UserErrorUnauthenticated('the bearer token is not a pgvault token', { hint });
-  const stored = await tokens.get(parsed.id);
-  // One message for unknown, revoked and wrong-secret tokens: the caller learns nothing about which ids exist.
-  if (!stored || stored.revokedAt !== null || !secretMatches(parsed.secret, stored.secretHash)) {
-    throw new UserErrorUnauthenticated('the bearer token is unknown, revoked or wrong', { hint });
-  }
-  return { tokenId: stored.id, name: stored.name, role: stored.role };
+  const token = m?.[1];
+  if (token === undefined || !tokenShape.test(token)) throw new UserErrorUnauthenticated('the bearer token is not a pgvault token', { hint });
+  // The store looks the token up by its SHA-256 (a unique index): timing reveals nothing about the secret,
+  // and one message serves unknown, revoked and expired tokens alike.
+  const info = await tokens.authenticate(token);
+  if (!info) throw new UserErrorUnauthenticated('the bearer token is unknown, revoked or expired', { hint });
+  return { tokenId: info.id, name: info.name, role: info.role };
 }

@@ -35,7 +35,7 @@ export class UserErrorNotPgvaultServer extends UserError {}
 export interface ApiClientOptions {
   /** Base URL, e.g. http://127.0.0.1:8432 */
   url: string;
-  /** The bearer token `pgv_<id>_<secret>`; absent for public routes only. */
+  /** The bearer token `pgv_…`; absent for public routes only. */
   token?: string;
   /** Per-request timeout; default 60 s. */
   timeoutMs?: number;

@@ -61,14 +61,13 @@ export const Token = Type.Object({
   name: Type.String(),
   role: RoleSchema,
   createdAt: Timestamp,
-  createdBy: Nullable(Type.String()),
   lastUsedAt: Nullable(Timestamp),
   revokedAt: Nullable(Timestamp),
 });
 export type Token = Static<typeof Token>;
 export const TokenCreated = Type.Object({
   ...Token.properties,
-  token: Type.String({ description: 'pgv_<id>_<secret>: shown once, never again' }),
+  token: Type.String({ description: 'the bearer token: shown once, never again' }),
 });
 export type TokenCreated = Static<typeof TokenCreated>;
 export const TokenList = Page(Token);

@@ -1,19 +1,17 @@
-/** Routes for API tokens and the caller's identity: create (the secret is answered once), list, revoke,
- *  whoami. Never answers a secret hash or a secret of an existing token. */
-import { UserErrorConflict } from '../../lib/index.ts';
+/** Routes for API tokens and the caller's identity: create (the token is answered once), list, revoke,
+ *  whoami. Never answers a token's secret or hash after creation. */
+import { UserErrorInvalidInput } from '../../lib/index.ts';
 import { rolePermissions, routes, type Token } from '../contract/index.ts';
-import { pageDescending } from '../pagination.ts';
-import type { TokenRecord } from '../ports.ts';
 import { addRoute, type ApiServer } from '../add-route.ts';
-import { mintToken } from '../token.ts';
+import { pageDescending } from '../pagination.ts';
+import type { TokenInfo } from '../ports.ts';
 
-export function tokenView(t: TokenRecord): Token {
+export function tokenView(t: TokenInfo): Token {
   return {
     id: t.id,
     name: t.name,
     role: t.role,
     createdAt: t.createdAt.toISOString(),
-    createdBy: t.createdBy,
     lastUsedAt: t.lastUsedAt?.toISOString() ?? null,
     revokedAt: t.revokedAt?.toISOString() ?? null,
   };
@@ -23,31 +21,15 @@ export function tokenRoutes(api: ApiServer): void {
   const { tokens } = api.deps;
 
   addRoute(api, routes.whoami, async ({ auth }) => {
-    if (!auth) throw new UserErrorConflict('whoami needs a token');
+    if (!auth) throw new UserErrorInvalidInput('whoami needs a token');
     return { tokenId: auth.tokenId, name: auth.name, role: auth.role, permissions: [...rolePermissions[auth.role]] };
   });
 
-  addRoute(api, routes.tokenCreate, async ({ body, auth, setAuditTarget }) => {
-    const live = (await tokens.list()).find((t) => t.name === body.name && t.revokedAt === null);
-    if (live) {
-      throw new UserErrorConflict(`a live token named "${body.name}" already exists`, {
-        hint: 'Choose another name, or revoke the existing token first (`pgvault token revoke <id>`).',
-      });
-    }
-    const minted = mintToken();
-    const record: TokenRecord = {
-      id: minted.id,
-      name: body.name,
-      role: body.role,
-      secretHash: minted.secretHash,
-      createdAt: api.clock.now(),
-      createdBy: auth ? `token:${auth.tokenId}` : null,
-      lastUsedAt: null,
-      revokedAt: null,
-    };
-    await tokens.insert(record);
-    setAuditTarget(`token:${minted.id}`);
-    return { ...tokenView(record), token: minted.token };
+  addRoute(api, routes.tokenCreate, async ({ body, setAuditTarget }) => {
+    setAuditTarget(`token:${body.name}`);
+    const created = await tokens.create({ name: body.name, role: body.role });
+    setAuditTarget(`token:${created.info.id}`);
+    return { ...tokenView(created.info), token: created.token };
   });
 
   addRoute(api, routes.tokenList, async ({ query }) => {
@@ -57,14 +39,6 @@ export function tokenRoutes(api: ApiServer): void {
 
   addRoute(api, routes.tokenRevoke, async ({ params, setAuditTarget }) => {
     setAuditTarget(`token:${params.id}`);
-    return tokenView(await tokens.revoke(params.id, api.clock.now()));
+    return tokenView(await tokens.revoke(params.id));
   });
 }
-
-/** Creates a token directly in the store (the first admin token written by `serve`). */
-export async function createToken(store: { insert(t: TokenRecord): Promise<void> }, name: string, role: TokenRecord['role'], now: Date): Promise<{ id: string; token: string }> {
-  const minted = mintToken();
-  await store.insert({ id: minted.id, name, role, secretHash: minted.secretHash, createdAt: now, createdBy: null, lastUsedAt: null, revokedAt: null });
-  return { id: minted.id, token: minted.token };
-}
-
