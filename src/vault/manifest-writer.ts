@@ -219,12 +219,12 @@ export class VaultManifestWriter implements ManifestWriter {
       await Promise.all([...this.#uploads]);
       this.#throwIfFailed();
       const ctx = this.#ctx;
+      const plansBefore = await this.#checkPlans();
       const indexId = randomObjectId<string>();
       if (this.#written.length > 0) {
         const file = { version: 1, createdAt: ctx.clock.now().toISOString(), packs: this.#written };
         await ctx.backend.put(objectKey.index(indexId), await sealJson(ctx.mk.dataKey, associatedData.index(indexId), file), { ifAbsent: true });
       }
-      await this.#checkPlans();
       const id = randomObjectId<ManifestId>();
       const createdAt = ctx.clock.now().toISOString();
       const entries = this.#entries as ManifestEntry[];
@@ -236,6 +236,13 @@ export class VaultManifestWriter implements ManifestWriter {
         writer: { startedAt: this.#startedAt.toISOString(), knownPlans: [...this.#knownPlans] },
       };
       await ctx.backend.put(objectKey.manifest(id), await sealJson(ctx.mk.dataKey, associatedData.manifest(id), body), { ifAbsent: true });
+      // The manifest is safe when it landed before any plan we did not know could be swept (start + grace).
+      const ageMs = ctx.clock.now().getTime() - this.#startedAt.getTime();
+      const risky = [...plansBefore, ...(await this.#intersectingNewPlans())].find((p) => ageMs >= p.graceMs);
+      if (risky) {
+        await ctx.backend.delete(objectKey.manifest(id));
+        throw new TransientErrorPruneConflict(risky.packId);
+      }
       this.#state = 'done';
       if (this.#written.length > 0) this.#onCommitted(this.#written, indexId);
       const infos = this.#infos as EntryInfo[];
@@ -253,27 +260,40 @@ export class VaultManifestWriter implements ManifestWriter {
     }
   }
 
-  /** The prune race rule of vault-format.md §11: a plan written after we started that condemns a pack we
-   *  refer to is safe only while its sweep cannot have run yet. */
-  async #checkPlans(): Promise<void> {
+  /** Unknown plans (written after we started) that condemn a pack our manifest refers to. */
+  async #intersectingNewPlans(): Promise<{ packId: string; graceMs: number }[]> {
     const ctx = this.#ctx;
-    const mine = new Set([...this.#reusedPacks, ...this.#written.map((p) => p.id)]);
+    const mine = this.#mine();
+    const out: { packId: string; graceMs: number }[] = [];
     for (const id of await ctx.listIds(prefixes.plans)) {
       if (this.#knownPlans.has(id)) continue;
       let plan;
       try {
         plan = await ctx.readPlan(id as PlanId);
       } catch {
-        continue; // swept since listing: the existence check below covers what it deleted
+        continue; // swept since listing: the existence check covers what it deleted
       }
       const hit = plan.packs.find((p) => mine.has(p));
-      if (hit === undefined) continue;
-      const ageMs = ctx.clock.now().getTime() - this.#startedAt.getTime();
-      if (ageMs >= plan.graceMs / 2) throw new TransientErrorPruneConflict(hit);
+      if (hit !== undefined) out.push({ packId: hit, graceMs: plan.graceMs });
     }
+    return out;
+  }
+
+  #mine(): Set<string> {
+    return new Set([...this.#reusedPacks, ...this.#written.map((p) => p.id)]);
+  }
+
+  /** The prune race rule of vault-format.md §11: a plan written after we started that condemns a pack we
+   *  refer to is safe only while its sweep cannot have run yet (we are younger than half its grace). */
+  async #checkPlans(): Promise<{ packId: string; graceMs: number }[]> {
+    const hits = await this.#intersectingNewPlans();
+    const ageMs = this.#ctx.clock.now().getTime() - this.#startedAt.getTime();
+    const late = hits.find((h) => ageMs >= h.graceMs / 2);
+    if (late) throw new TransientErrorPruneConflict(late.packId);
     // A plan swept completely before our listing is invisible above; its sweep deleted packs before
     // deleting the plan, so a pack of ours that it took is already missing here.
-    await this.#checkPacksExist(mine);
+    await this.#checkPacksExist(this.#mine());
+    return hits;
   }
 
   async #checkPacksExist(packs: Set<string>): Promise<void> {

@@ -32,6 +32,8 @@ interface State {
   indexFiles: Map<string, IndexFile>;
   packsIndexed: Map<string, IndexedPack>;
   present: Map<string, { sizeBytes: number; modifiedAt: Date }>;
+  /** blobId → every indexed pack holding it. */
+  blobPacks: Map<string, string[]>;
 }
 
 /** Reads everything prune decides on; throws IntegrityErrorObjectMissing (so nothing is deleted) when a
@@ -73,7 +75,7 @@ async function readState(ctx: VaultContext): Promise<State> {
     if (!homes) throw new IntegrityErrorObjectMissing(`chunk "${b}" referenced by a manifest (in no index file); prune aborted`);
     if (!homes.some((h) => present.has(h))) throw new IntegrityErrorObjectMissing(`pack "${homes[0]}" holding referenced chunk "${b}"; prune aborted`);
   }
-  return { referenced, indexFiles, packsIndexed, present };
+  return { referenced, indexFiles, packsIndexed, present, blobPacks };
 }
 
 export async function pruneVault(ctx: VaultContext, opts: { graceMs: number; dryRun: boolean }): Promise<PruneReport> {
@@ -93,11 +95,14 @@ export async function pruneVault(ctx: VaultContext, opts: { graceMs: number; dry
       for (const p of plan.packs) stillCondemned.add(p);
       continue;
     }
+    // A condemned pack goes when every referenced chunk in it has another home that stays.
     const deletable = new Set<string>();
     for (const packId of plan.packs) {
       const p = state.packsIndexed.get(packId);
-      if (p && p.blobs.some((b) => state.referenced.has(b.id))) report.keptPacks++;
-      else deletable.add(packId);
+      const needed = (p?.blobs ?? []).filter((b) => state.referenced.has(b.id));
+      const covered = needed.every((b) => (state.blobPacks.get(b.id) ?? []).some((h) => h !== packId && !deletable.has(h) && state.present.has(h)));
+      if (covered) deletable.add(packId);
+      else report.keptPacks++;
     }
     const affectedIndex = [...state.indexFiles].filter(([, f]) => f.packs.some((p) => deletable.has(p.id)));
     const survivors = new Map<string, IndexedPack>();
@@ -128,6 +133,13 @@ export async function pruneVault(ctx: VaultContext, opts: { graceMs: number; dry
     if (p && p.blobs.some((b) => state.referenced.has(b.id))) continue;
     condemned.push(packId);
     report.condemnedBytes += st.sizeBytes;
+  }
+  // Index entries whose pack is gone and that nobody needs (a writer lost a race with a sweep): the
+  // sweep of this plan rewrites their index files.
+  for (const [packId, p] of state.packsIndexed) {
+    if (state.present.has(packId) || stillCondemned.has(packId)) continue;
+    if (p.blobs.some((b) => state.referenced.has(b.id))) continue;
+    condemned.push(packId);
   }
   report.condemnedPacks = condemned.length;
   if (condemned.length > 0 && !opts.dryRun) {

@@ -10,9 +10,10 @@ export interface ChunkerParams {
 
 export const defaultChunkerParams: ChunkerParams = { minBytes: 512 * 1024, avgBytes: 1024 * 1024, maxBytes: 8 * 1024 * 1024 };
 
-/** 22 high bits before avgBytes, 18 after: normalization level 2 around a 2^20 average. */
-const maskHard = 0xfffffc00 | 0;
-const maskEasy = 0xffffc000 | 0;
+/** A mask of the `bits` high bits of a 32-bit word. */
+function highBits(bits: number): number {
+  return bits <= 0 ? 0 : (0xffffffff << (32 - bits)) | 0;
+}
 
 /** Splits a stream into chunks. Not thread-safe; one instance per stream. Emitted buffers are owned by the caller. */
 export class Chunker {
@@ -20,6 +21,8 @@ export class Chunker {
   readonly #min: number;
   readonly #avg: number;
   readonly #max: number;
+  readonly #maskHard: number;
+  readonly #maskEasy: number;
   /** Bytes of the current chunk not yet emitted, as views into pushed buffers. */
   #parts: Uint8Array[] = [];
   #len = 0;
@@ -30,6 +33,11 @@ export class Chunker {
     if (!(params.minBytes > 0 && params.minBytes <= params.avgBytes && params.avgBytes <= params.maxBytes)) {
       throw new RangeError('chunker needs 0 < minBytes <= avgBytes <= maxBytes');
     }
+    const avgBits = Math.log2(params.avgBytes);
+    if (!Number.isInteger(avgBits) || avgBits < 4 || avgBits > 28) throw new RangeError('avgBytes must be a power of two between 2^4 and 2^28');
+    // Normalization level 2: two bits harder before the average, two easier after (22 and 18 for 1 MiB).
+    this.#maskHard = highBits(avgBits + 2);
+    this.#maskEasy = highBits(avgBits - 2);
     this.#gear = gear;
     this.#min = params.minBytes;
     this.#avg = params.avgBytes;
@@ -43,6 +51,8 @@ export class Chunker {
     const min = this.#min;
     const avg = this.#avg;
     const max = this.#max;
+    const maskHard = this.#maskHard;
+    const maskEasy = this.#maskEasy;
     const n = data.length;
     let off = 0;
     while (off < n) {
