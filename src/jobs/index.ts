@@ -2,3 +2,5 @@
  *  missed-backup detection. Generic over job kinds: handlers arrive from app. */
 export * from './jobs-errors.ts';
 export * from './job-queue.ts';
+export * from './worker.ts';
+export * from './scheduler.ts';

@@ -7,6 +7,7 @@
  *  Knows nothing of the catalog's tables; never runs handlers. */
 import type { PGlite } from '@electric-sql/pglite';
 import { PgBoss, fromPglite, type CommandResponse, type Db, type JobWithMetadata } from 'pg-boss';
+import type { Catalog } from '../catalog/index.ts';
 import { InternalErrorUnexpected, PgvaultError, UserErrorInvalidInput } from '../lib/index.ts';
 import { TransientErrorJobQueueUnavailable } from './jobs-errors.ts';
 
@@ -15,7 +16,9 @@ export const QUEUE_SCHEMA = 'pgboss';
 /** The one pg-boss queue of pgvault. Persisted in the catalog: never rename. */
 export const QUEUE_NAME = 'pgvault-jobs';
 
+/** Where the queue lives: the catalog's own database (what serve uses), or an explicit database. */
 export type QueueConnection =
+  | { kind: 'catalog'; catalog: Pick<Catalog, 'pgBossOptions'> }
   | { kind: 'postgres'; connectionString: string; maxConnections?: number }
   | { kind: 'pglite'; pglite: PGlite };
 
@@ -205,10 +208,13 @@ export async function startJobQueue(opts: JobQueueOptions): Promise<JobQueue> {
     queueCacheIntervalSeconds: opts.queueCacheIntervalSeconds ?? 2,
     schedule: false,
   };
+  const c = opts.connection;
   const boss =
-    opts.connection.kind === 'pglite'
-      ? new PgBoss({ ...common, db: fromPglite(opts.connection.pglite), backend: 'pglite' })
-      : new PgBoss({ ...common, connectionString: opts.connection.connectionString, max: opts.connection.maxConnections ?? 4 });
+    c.kind === 'catalog'
+      ? new PgBoss({ max: 4, ...c.catalog.pgBossOptions(), ...common })
+      : c.kind === 'pglite'
+        ? new PgBoss({ ...common, db: fromPglite(c.pglite), backend: 'pglite' })
+        : new PgBoss({ ...common, connectionString: c.connectionString, max: c.maxConnections ?? 4 });
   // pg-boss reports background errors as events; without a listener an EventEmitter 'error' would crash the process.
   boss.on('error', () => undefined);
   try {
@@ -234,6 +240,9 @@ export async function startJobQueue(opts: JobQueueOptions): Promise<JobQueue> {
     }
     const { heartbeatSeconds: _h, retryDelayMax: _m, ...updatable } = queueOptions;
     await boss.updateQueue(QUEUE_NAME, { ...updatable, heartbeatSeconds: leaseSeconds, retryDelayMax: queueOptions.retryDelayMax });
+    // Warm pg-boss's queue cache now: an enqueue inside a caller's PGlite transaction must not need a query
+    // of its own outside that transaction (PGlite is one session: it would wait for the transaction forever).
+    await boss.findJobs(QUEUE_NAME, { id: '00000000-0000-0000-0000-000000000000' });
   } catch (err) {
     await boss.stop({ graceful: false, close: true }).catch(() => undefined);
     throw wrap('start', err);

@@ -1,0 +1,180 @@
+/** The scheduler: turns due schedule occurrences of protecting backup instances into backup jobs, exactly
+ *  once per occurrence across every process sharing the catalog. The occurrence row (UNIQUE instance,
+ *  scheduled_for), the job row and the queue entry are written in one catalog transaction, so an
+ *  occurrence is either fully enqueued by one process or not at all. After downtime only the latest missed
+ *  occurrence runs, once (no burst); occurrences before an instance existed are never "missed".
+ *  Time comes from the injected Clock; the scheduler never sleeps for a schedule in tests. */
+import {
+  asPgvaultError,
+  latestOccurrenceAtOrBefore,
+  nominalPeriodMs,
+  parseSchedule,
+  systemClock,
+  type Clock,
+  type PgvaultError,
+  type Schedule,
+} from '../lib/index.ts';
+import { bindQueries, type BackupInstanceRow, type Catalog, type PolicyRow } from '../catalog/index.ts';
+import type { JobQueue } from './job-queue.ts';
+
+export interface SchedulerOptions {
+  catalog: Catalog;
+  queue: JobQueue;
+  clock?: Clock;
+  /** Period of the tick loop started by start(). Default 30 s. */
+  tickIntervalMs?: number;
+  /** Called for errors the loop survives (one instance's bad policy, a passing catalog outage). */
+  onError?: (err: PgvaultError, instanceId?: string) => void;
+}
+
+/** One occurrence this process turned into a job. */
+export interface EnqueuedOccurrence {
+  instanceId: string;
+  scheduledFor: Date;
+  jobId: string;
+}
+
+/** The parsed schedules of a policy. Throws UserErrorInvalidInput for a schedule that does not parse. */
+export function policySchedules(policy: Pick<PolicyRow, 'schedules'>): Schedule[] {
+  return policy.schedules.map((s) => parseSchedule(s.repeatingInterval, s.timeZone));
+}
+
+/** The occurrence an instance should run now, if any: the latest one at or before `now` across the
+ *  policy's schedules, provided it is later than both the instance's creation and its last claimed
+ *  occurrence. Pure; exported for tests and for the API's "next run" views. */
+export function dueOccurrence(schedules: readonly Schedule[], now: Date, notAfter: { createdAt: Date; lastClaimed: Date | null }): Date | null {
+  let due: Date | null = null;
+  for (const s of schedules) {
+    const at = latestOccurrenceAtOrBefore(s, now);
+    if (at !== null && (due === null || at.getTime() > due.getTime())) due = at;
+  }
+  if (due === null) return null;
+  if (due.getTime() <= notAfter.createdAt.getTime()) return null;
+  if (notAfter.lastClaimed !== null && due.getTime() <= notAfter.lastClaimed.getTime()) return null;
+  return due;
+}
+
+export class Scheduler {
+  readonly #catalog: Catalog;
+  readonly #queue: JobQueue;
+  readonly #clock: Clock;
+  readonly #tickMs: number;
+  readonly #onError: (err: PgvaultError, instanceId?: string) => void;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #running: Promise<unknown> | undefined;
+
+  constructor(opts: SchedulerOptions) {
+    this.#catalog = opts.catalog;
+    this.#queue = opts.queue;
+    this.#clock = opts.clock ?? systemClock;
+    this.#tickMs = opts.tickIntervalMs ?? 30_000;
+    this.#onError = opts.onError ?? (() => undefined);
+  }
+
+  /** Looks at every protecting instance once and enqueues what is due. Safe to run concurrently in any
+   *  number of processes: each occurrence is enqueued by exactly one of them. */
+  async tick(): Promise<EnqueuedOccurrence[]> {
+    const now = this.#clock.now();
+    const instances = await this.#catalog.backupInstances.list({ state: 'protecting' });
+    const policies = new Map<string, Schedule[] | Error>();
+    const out: EnqueuedOccurrence[] = [];
+    for (const instance of instances) {
+      try {
+        let schedules = policies.get(instance.policyId);
+        if (schedules === undefined) {
+          try {
+            schedules = policySchedules(await this.#catalog.policies.get(instance.policyId));
+          } catch (err) {
+            schedules = err as Error;
+          }
+          policies.set(instance.policyId, schedules);
+        }
+        if (schedules instanceof Error) throw schedules;
+        const lastClaimed = await this.#catalog.scheduleOccurrences.latest(instance.id);
+        const due = dueOccurrence(schedules, now, { createdAt: instance.createdAt, lastClaimed });
+        if (due === null) continue;
+        const jobId = await this.#enqueueOccurrence(instance, due);
+        if (jobId !== null) out.push({ instanceId: instance.id, scheduledFor: due, jobId });
+      } catch (err) {
+        // One instance's broken policy must not starve the others; the error is reported, not swallowed.
+        this.#onError(asPgvaultError(err), instance.id);
+      }
+    }
+    return out;
+  }
+
+  /** Claims the occurrence and enqueues its backup job in one transaction; null if another process won. */
+  async #enqueueOccurrence(instance: BackupInstanceRow, scheduledFor: Date): Promise<string | null> {
+    return this.#catalog.executor.transaction(async (tx) => {
+      const q = bindQueries(tx, this.#clock);
+      if (!(await q.scheduleOccurrences.claim(instance.id, scheduledFor))) return null;
+      const job = await q.jobs.create({
+        type: 'backup',
+        instanceId: instance.id,
+        vaultId: instance.vaultId,
+        params: { trigger: 'schedule', scheduledFor: scheduledFor.toISOString() },
+        requestedBy: 'scheduler',
+      });
+      const queueJobId = await this.#queue.enqueue(
+        { jobId: job.id, type: 'backup' },
+        { exclusiveKey: instance.id, tx: { query: (sql, params) => tx.query(sql, (params ?? []) as never[]) } },
+      );
+      await q.jobs.setQueueJobId(job.id, queueJobId);
+      await q.scheduleOccurrences.attachJob(instance.id, scheduledFor, job.id);
+      return job.id;
+    });
+  }
+
+  /** Ticks now and then every tickIntervalMs until stop(). */
+  start(): void {
+    if (this.#timer !== undefined) return;
+    const run = (): void => {
+      if (this.#running !== undefined) return;
+      this.#running = this.tick()
+        .catch((err: unknown) => this.#onError(asPgvaultError(err)))
+        .finally(() => {
+          this.#running = undefined;
+        });
+    };
+    run();
+    this.#timer = setInterval(run, this.#tickMs);
+  }
+
+  async stop(): Promise<void> {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+    await this.#running;
+  }
+}
+
+/** An instance that has gone without a successful backup for longer than its schedule allows. */
+export interface MissedBackup {
+  instanceId: string;
+  instanceName: string;
+  /** When the last successful backup finished, or null if there never was one. */
+  lastSuccessAt: Date | null;
+  /** lastSuccessAt (or the instance's creation) + the shortest schedule period + grace. */
+  overdueSince: Date;
+}
+
+/** Protecting instances with no successful backup within their schedule's period plus `graceMs`: the last
+ *  success (or, with none, the instance's creation) is older than now − (shortest period + grace).
+ *  Instances whose policy does not parse are reported through the thrown error of policySchedules(). */
+export async function findMissedBackups(catalog: Catalog, now: Date, opts: { graceMs: number }): Promise<MissedBackup[]> {
+  const out: MissedBackup[] = [];
+  const periods = new Map<string, number>();
+  for (const instance of await catalog.backupInstances.list({ state: 'protecting' })) {
+    let period = periods.get(instance.policyId);
+    if (period === undefined) {
+      period = Math.min(...policySchedules(await catalog.policies.get(instance.policyId)).map(nominalPeriodMs));
+      periods.set(instance.policyId, period);
+    }
+    const [last] = await catalog.jobs.list({ instanceId: instance.id, type: 'backup', state: 'succeeded', limit: 1 });
+    const lastSuccessAt = last?.finishedAt ?? null;
+    const overdueSince = new Date((lastSuccessAt ?? instance.createdAt).getTime() + period + opts.graceMs);
+    if (now.getTime() > overdueSince.getTime()) {
+      out.push({ instanceId: instance.id, instanceName: instance.name, lastSuccessAt, overdueSince });
+    }
+  }
+  return out;
+}
