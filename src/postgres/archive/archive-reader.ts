@@ -457,7 +457,7 @@ export function createArchiveTap(listener: ArchiveListener = {}): Transform & { 
 }
 
 /** Reads a whole archive stream and returns its index (header, TOC, every data block's range). */
-export async function readArchiveIndex(source: AsyncIterable<Buffer | Uint8Array>): Promise<ArchiveIndex> {
+export async function readArchiveIndex(source: AsyncIterable<Buffer | Uint8Array> | Iterable<Buffer | Uint8Array>): Promise<ArchiveIndex> {
   const blocks: DataBlock[] = [];
   const reader = new ArchiveReader({ onBlockEnd: (b) => blocks.push(b) });
   for await (const chunk of source) reader.write(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));

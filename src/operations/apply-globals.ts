@@ -1,0 +1,103 @@
+/** Recreates roles on a target server from a whole-server point's globals script (pg_dumpall --globals-only
+ *  --no-role-passwords): only roles the target lacks are created, with their attributes, settings and
+ *  memberships; existing roles are never altered, tablespaces never created (their paths belong to the source).
+ *  What could not be applied is reported, never silently dropped. Roles come back without passwords. */
+import { withConnection, type PgConnectionConfig } from '../postgres/index.ts';
+
+export interface GlobalsReport {
+  created: string[];
+  /** Roles of the script that already existed on the target (left as they are). */
+  existing: string[];
+  /** Statements deliberately not applied (tablespaces, statements on existing roles). */
+  notApplied: string[];
+  /** Statements that failed on the target, with PostgreSQL's message. */
+  failed: { statement: string; error: string }[];
+}
+
+/** Splits a SQL script into statements at semicolons outside quotes, dropping comments and psql meta-commands. */
+export function splitSqlScript(sql: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let quote: string | null = null;
+  for (let i = 0; i < sql.length; i++) {
+    const ch = sql[i]!;
+    if (quote) {
+      cur += ch;
+      if (ch === quote) quote = null;
+      continue;
+    }
+    if (ch === '-' && sql[i + 1] === '-') {
+      while (i < sql.length && sql[i] !== '\n') i++;
+      cur += '\n';
+      continue;
+    }
+    if (ch === '\\' && (i === 0 || sql[i - 1] === '\n')) {
+      while (i < sql.length && sql[i] !== '\n') i++;
+      continue;
+    }
+    if (ch === "'" || ch === '"') quote = ch;
+    if (ch === ';') {
+      if (cur.trim()) out.push(cur.trim());
+      cur = '';
+      continue;
+    }
+    cur += ch;
+  }
+  if (cur.trim()) out.push(cur.trim());
+  return out;
+}
+
+const ident = String.raw`("(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)`;
+function unquote(raw: string): string {
+  return raw.startsWith('"') ? raw.slice(1, -1).replace(/""/g, '"') : raw.toLowerCase();
+}
+
+export async function applyGlobals(target: PgConnectionConfig, script: string): Promise<GlobalsReport> {
+  const report: GlobalsReport = { created: [], existing: [], notApplied: [], failed: [] };
+  const statements = splitSqlScript(script);
+  await withConnection(target, async (c) => {
+    const existing = new Set((await c.query<{ rolname: string }>('SELECT rolname FROM pg_roles')).rows.map((r) => r.rolname));
+    const created = new Set<string>();
+    const run = async (sql: string): Promise<boolean> => {
+      try {
+        await c.query(sql);
+        return true;
+      } catch (err) {
+        report.failed.push({ statement: sql, error: err instanceof Error ? err.message : String(err) });
+        return false;
+      }
+    };
+    for (const st of statements) {
+      const createRole = new RegExp(String.raw`^CREATE\s+ROLE\s+${ident}\s*$`, 'i').exec(st);
+      const alterRole = new RegExp(String.raw`^ALTER\s+ROLE\s+${ident}\s`, 'i').exec(st);
+      const grant = new RegExp(String.raw`^GRANT\s+${ident}\s+TO\s+${ident}`, 'i').exec(st);
+      const comment = new RegExp(String.raw`^(?:COMMENT\s+ON|SECURITY\s+LABEL\s+(?:FOR\s+\S+\s+)?ON)\s+ROLE\s+${ident}`, 'i').exec(st);
+      if (/^SET\s/i.test(st)) {
+        await run(st);
+      } else if (createRole) {
+        const name = unquote(createRole[1]!);
+        if (existing.has(name)) {
+          report.existing.push(name);
+        } else if (await run(st)) {
+          created.add(name);
+          report.created.push(name);
+        }
+      } else if (alterRole || comment) {
+        const name = unquote((alterRole ?? comment)![1]!);
+        if (!created.has(name)) report.notApplied.push(st);
+        else if (!(await run(st)) && alterRole && /\bWITH\b/i.test(st)) {
+          // A CREATEROLE non-superuser cannot hand out SUPERUSER, REPLICATION or BYPASSRLS: keep the rest.
+          const reduced = st.replace(/\b(SUPERUSER|REPLICATION|BYPASSRLS)\b/gi, 'NO$1');
+          if (reduced !== st) await run(reduced);
+        }
+      } else if (grant) {
+        const [role, member] = [unquote(grant[1]!), unquote(grant[2]!)];
+        if (!created.has(role) && !created.has(member)) report.notApplied.push(st);
+        else if (!(await run(st)) && /\bGRANTED\s+BY\b/i.test(st)) await run(st.replace(/\s+GRANTED\s+BY\s+\S+/i, ''));
+      } else {
+        report.notApplied.push(st);
+      }
+    }
+  });
+  return report;
+}

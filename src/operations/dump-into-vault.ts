@@ -1,0 +1,86 @@
+/** One pg_dump streamed into a manifest writer: pg_dump -Fc -Z0 → archive reader (records the TOC end and every
+ *  data block's range as bytes pass) → vault entry; then the archive index as a second, small entry.
+ *  No temp file anywhere. It never commits: the caller commits only after every dump of the point succeeded. */
+import { Readable } from 'node:stream';
+import type { PgConnectionConfig, PgClient, DataBlock, ArchiveHeader } from '../postgres/index.ts';
+import { createArchiveTap, spawnPgDump } from '../postgres/index.ts';
+import type { EntryInfo, ManifestWriter } from '../vault/index.ts';
+import { buildArchiveIndex, type ArchiveIndexRecord } from './archive-index.ts';
+
+export interface DumpProgress {
+  database: string;
+  bytesDumped: number;
+  /** "schema.table" of the data block passing now, when known. */
+  currentTable?: string;
+}
+
+export interface DumpedDatabase {
+  database: string;
+  archive: EntryInfo;
+  index: ArchiveIndexRecord;
+  indexEntry: EntryInfo;
+  /** pg_dump's stderr, redacted. */
+  log: string[];
+}
+
+/** Entry names inside a recovery point. Database names may hold any character but NUL: they are percent-encoded. */
+export const entryNames = {
+  archive: (database: string): string => `databases/${encodeURIComponent(database)}.dump`,
+  index: (database: string): string => `databases/${encodeURIComponent(database)}.index.json`,
+  globals: 'globals.sql',
+};
+
+export async function dumpIntoVault(
+  writer: ManifestWriter,
+  cfg: PgConnectionConfig,
+  database: string,
+  client: PgClient,
+  opts: { signal?: AbortSignal; onProgress?: (p: DumpProgress) => void } = {},
+): Promise<DumpedDatabase> {
+  const blocks: DataBlock[] = [];
+  let header: ArchiveHeader | undefined;
+  let tocEntries = 0;
+  const tableOf = new Map<number, string>();
+  let currentTable: string | undefined;
+  const tap = createArchiveTap({
+    onHeader: (h) => (header = h),
+    onToc: (toc) => {
+      tocEntries = toc.length;
+      for (const e of toc) if (e.hadDumper) tableOf.set(e.dumpId, e.namespace ? `${e.namespace}.${e.tag ?? ''}` : (e.tag ?? ''));
+    },
+    onBlockStart: (id) => {
+      currentTable = tableOf.get(id);
+    },
+    onBlockEnd: (b) => blocks.push(b),
+  });
+  const progress = opts.onProgress;
+  const dump = spawnPgDump(cfg, {
+    database,
+    client,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(progress ? { onProgress: (p) => progress({ database, bytesDumped: p.bytes, ...((p.currentTable ?? currentTable) ? { currentTable: p.currentTable ?? currentTable } : {}) }) } : {}),
+  });
+  let stdoutEnded = false;
+  dump.stdout.on('end', () => (stdoutEnded = true));
+  dump.stdout.on('error', (err) => tap.destroy(err));
+  dump.stdout.pipe(tap);
+  const entryP = writer.addEntry(entryNames.archive(database), tap, { signal: opts.signal });
+  // A writer that stops reading must not leave pg_dump blocked on a full pipe; once pg_dump's output has ended
+  // it exits by itself, and its own status says why (a kill would hide that).
+  entryP.catch(() => {
+    if (!stdoutEnded) dump.kill();
+  });
+  const [entry, done] = await Promise.allSettled([entryP, dump.done]);
+  if (done.status === 'rejected') {
+    tap.destroy();
+    throw done.reason;
+  }
+  if (entry.status === 'rejected') {
+    dump.kill();
+    throw entry.reason;
+  }
+  const index = buildArchiveIndex(header!, tocEntries, tap.reader.tocEndOffset, blocks, tap.reader.offset);
+  const indexEntry = await writer.addEntry(entryNames.index(database), Readable.from([Buffer.from(JSON.stringify(index))]), { signal: opts.signal });
+  progress?.({ database, bytesDumped: tap.reader.offset });
+  return { database, archive: entry.value, index, indexEntry, log: dump.log };
+}

@@ -1,0 +1,98 @@
+/** Unit tests of restore planning: role extraction from ACL scripts, ACL skipping for missing roles, item-level
+ *  selection closure, and the split of data blocks between parallel workers. */
+import { describe, expect, it } from 'vitest';
+import type { DataBlock, TocEntry } from '../postgres/index.ts';
+import { planRestore, renderRestoreList, rolesInAcl } from './restore-plan.ts';
+
+let nextId = 1;
+function entry(desc: string, tag: string, namespace: string | null, extra: Partial<TocEntry> = {}): TocEntry {
+  return {
+    dumpId: nextId++, hadDumper: desc === 'TABLE DATA', tableOid: 0, oid: 0, tag, desc,
+    section: desc === 'TABLE DATA' || desc === 'SEQUENCE SET' ? 'data' : ['INDEX', 'CONSTRAINT', 'FK CONSTRAINT', 'TRIGGER'].includes(desc) ? 'post-data' : desc === 'ACL' ? 'none' : 'pre-data',
+    defn: null, dropStmt: null, copyStmt: null, namespace, tablespace: null, tableAm: null, relkind: 0, owner: 'app',
+    dependencies: [], dataState: desc === 'TABLE DATA' ? 'not-set' : 'no-data', dataOffset: 0, ...extra,
+  };
+}
+
+describe('rolesInAcl', () => {
+  it('finds grantees, revokees, FOR ROLE and SESSION AUTHORIZATION roles, not object names', () => {
+    expect(rolesInAcl('GRANT SELECT ON TABLE shop.items TO reader;')).toEqual(['reader']);
+    expect(rolesInAcl('REVOKE ALL ON SCHEMA public FROM PUBLIC;\nGRANT ALL ON SCHEMA public TO "Odd Role", writer WITH GRANT OPTION;')).toEqual(['Odd Role', 'writer']);
+    expect(rolesInAcl('ALTER DEFAULT PRIVILEGES FOR ROLE owner1 IN SCHEMA s GRANT SELECT ON TABLES TO auditor;')).toEqual(['auditor', 'owner1']);
+    expect(rolesInAcl('SET SESSION AUTHORIZATION grantor;\nGRANT SELECT ON TABLE "to x"."from" TO r1;\nRESET SESSION AUTHORIZATION;')).toEqual(['grantor', 'r1']);
+    expect(rolesInAcl('GRANT SELECT(a,b) ON TABLE t TO r2 GRANTED BY boss;')).toEqual(['boss', 'r2']);
+  });
+});
+
+describe('planRestore', () => {
+  const schema = entry('SCHEMA', 'shop', null);
+  const seq = entry('SEQUENCE', 'orders_id_seq', 'shop');
+  const orders = entry('TABLE', 'orders', 'shop', { dependencies: [schema.dumpId] });
+  const customers = entry('TABLE', 'customers', 'shop', { dependencies: [schema.dumpId] });
+  const other = entry('TABLE', 'audit', 'public');
+  const ownedBy = entry('SEQUENCE OWNED BY', 'orders_id_seq', 'shop', { dependencies: [seq.dumpId, orders.dumpId] });
+  const dflt = entry('DEFAULT', 'orders id', 'shop', { dependencies: [orders.dumpId, seq.dumpId] });
+  const ordersData = entry('TABLE DATA', 'orders', 'shop', { dependencies: [orders.dumpId] });
+  const customersData = entry('TABLE DATA', 'customers', 'shop', { dependencies: [customers.dumpId] });
+  const otherData = entry('TABLE DATA', 'audit', 'public', { dependencies: [other.dumpId] });
+  const seqSet = entry('SEQUENCE SET', 'orders_id_seq', 'shop', { dependencies: [seq.dumpId] });
+  const pk = entry('CONSTRAINT', 'orders orders_pkey', 'shop', { dependencies: [orders.dumpId] });
+  const fk = entry('FK CONSTRAINT', 'orders orders_customer_fk', 'shop', { dependencies: [orders.dumpId, customers.dumpId] });
+  const acl = entry('ACL', 'TABLE orders', 'shop', { dependencies: [orders.dumpId], defn: 'GRANT SELECT ON TABLE shop.orders TO reader;\nGRANT SELECT ON TABLE shop.orders TO app;' });
+  const enc = entry('ENCODING', 'ENCODING', null);
+  const toc = [enc, schema, seq, orders, customers, other, ownedBy, dflt, ordersData, customersData, otherData, seqSet, pk, fk, acl];
+  const blocks: DataBlock[] = [
+    { dumpId: ordersData.dumpId, kind: 'data', offset: 1000, lengthBytes: 500 },
+    { dumpId: customersData.dumpId, kind: 'data', offset: 1500, lengthBytes: 300 },
+    { dumpId: otherData.dumpId, kind: 'data', offset: 1800, lengthBytes: 250 },
+  ];
+
+  it('restores everything but the special entries when nothing is chosen', () => {
+    const plan = planRestore({ toc, blocks, jobs: 1, targetRoles: new Set(['app', 'reader']), targetIsSuperuser: true });
+    expect(plan.selected).toEqual(toc.filter((e) => e !== enc).map((e) => e.dumpId));
+    expect(plan.keepOwners).toBe(true);
+    expect(plan.skipped).toEqual([]);
+    expect(plan.dataGroups).toHaveLength(1);
+    expect(plan.dataGroups[0]!.ranges).toEqual([{ offset: 1000, length: 1050 }]);
+  });
+
+  it('skips ACLs granting to missing roles, reports them, and drops ownership for a non-superuser', () => {
+    const plan = planRestore({ toc, blocks, jobs: 1, targetRoles: new Set(['app']), targetIsSuperuser: false });
+    expect(plan.missingRoles).toEqual(['reader']);
+    expect(plan.skipped).toEqual([{ dumpId: acl.dumpId, desc: 'ACL', tag: 'TABLE orders', namespace: 'shop', missingRoles: ['reader'] }]);
+    expect(plan.selected).not.toContain(acl.dumpId);
+    expect(plan.keepOwners).toBe(false);
+  });
+
+  it('reports missing owners and then does not keep ownership, even as superuser', () => {
+    const plan = planRestore({ toc, blocks, jobs: 1, targetRoles: new Set(['reader']), targetIsSuperuser: true });
+    expect(plan.missingRoles).toEqual(['app']);
+    expect(plan.keepOwners).toBe(false);
+  });
+
+  it('selects a table with its data, sequence, default, constraints and ACL, but not a foreign key to a table left out', () => {
+    const plan = planRestore({ toc, blocks, jobs: 2, selection: { tables: ['shop.orders'] }, targetRoles: new Set(['app', 'reader']), targetIsSuperuser: true });
+    const ids = new Set(plan.selected);
+    for (const e of [schema, orders, seq, ownedBy, dflt, ordersData, seqSet, pk, acl]) expect(ids.has(e.dumpId), `${e.desc} ${e.tag}`).toBe(true);
+    for (const e of [customers, customersData, other, otherData, fk]) expect(ids.has(e.dumpId), `${e.desc} ${e.tag}`).toBe(false);
+    expect(plan.dataGroups.flatMap((g) => g.ranges)).toEqual([{ offset: 1000, length: 500 }]);
+  });
+
+  it('selects whole schemas, and rejects unknown schemas and tables with a coded error', () => {
+    const plan = planRestore({ toc, blocks, jobs: 1, selection: { schemas: ['shop'] }, targetIsSuperuser: true });
+    expect(plan.selected).toContain(fk.dumpId);
+    expect(plan.selected).not.toContain(other.dumpId);
+    expect(() => planRestore({ toc, blocks, jobs: 1, selection: { schemas: ['nope'] }, targetIsSuperuser: true })).toThrow(/schema "nope"/);
+    expect(() => planRestore({ toc, blocks, jobs: 1, selection: { tables: ['shop.nope'] }, targetIsSuperuser: true })).toThrow(/table "shop"."nope"/);
+  });
+
+  it('balances data blocks over workers (largest first) and keeps each worker in archive order', () => {
+    const plan = planRestore({ toc, blocks, jobs: 2, targetIsSuperuser: true });
+    expect(plan.dataGroups).toHaveLength(2);
+    const [a, b] = plan.dataGroups;
+    expect(a!.dumpIds).toEqual([seqSet.dumpId, ordersData.dumpId]);
+    expect(b!.dumpIds).toEqual([customersData.dumpId, otherData.dumpId]);
+    expect(b!.ranges).toEqual([{ offset: 1500, length: 550 }]);
+    expect(renderRestoreList(a!.dumpIds, toc)).toBe(`${seqSet.dumpId}; SEQUENCE SET orders_id_seq\n${ordersData.dumpId}; TABLE DATA orders\n`);
+  });
+});

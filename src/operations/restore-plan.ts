@@ -1,0 +1,267 @@
+/** Plans a restore from an archive's TOC: which entries to restore (all, or chosen schemas or tables with what
+ *  belongs to them), which ACL entries to skip because their roles are missing on the target, and how to split
+ *  the data blocks between parallel `pg_restore --section=data` workers. Pure: no I/O, no PostgreSQL. */
+import { UserErrorInvalidInput } from '../lib/index.ts';
+import type { DataBlock, TocEntry } from '../postgres/index.ts';
+
+export interface RestoreSelection {
+  /** Restore these schemas whole (the schema itself, every object in it and their data). */
+  schemas?: string[];
+  /** Restore these tables ("schema.table", or "table" for public) with their data, indexes, constraints,
+   *  triggers, defaults, owned sequences, comments and ACLs. Foreign keys to tables left out are dropped. */
+  tables?: string[];
+}
+
+export interface SkippedEntry {
+  dumpId: number;
+  desc: string;
+  tag: string;
+  namespace: string | null;
+  /** Roles the entry names that the target lacks. */
+  missingRoles: string[];
+}
+
+export interface DataGroup {
+  /** TOC entries this worker restores, in the order their blocks appear in its stream. */
+  dumpIds: number[];
+  /** Archive byte ranges to append after the TOC, in order (adjacent blocks merged). */
+  ranges: { offset: number; length: number }[];
+  bytes: number;
+}
+
+export interface RestorePlan {
+  /** Entries to restore, in TOC order: the -L list of every phase. */
+  selected: number[];
+  /** ACL / DEFAULT ACL entries left out because a role they grant to or for does not exist on the target. */
+  skipped: SkippedEntry[];
+  /** Roles named by the archive (owners and ACL grantees) that the target lacks, sorted. */
+  missingRoles: string[];
+  /** Whether object ownership can be kept (every owner exists and the restoring role is a superuser). */
+  keepOwners: boolean;
+  dataGroups: DataGroup[];
+}
+
+export interface RestorePlanInput {
+  toc: readonly TocEntry[];
+  blocks: readonly DataBlock[];
+  jobs: number;
+  selection?: RestoreSelection;
+  /** Role names existing on the target; undefined when they could not be read (then nothing is skipped). */
+  targetRoles?: ReadonlySet<string>;
+  targetIsSuperuser: boolean;
+}
+
+/** Entries pg_restore handles itself (never listed) or that only apply with --create. */
+const specialDescs = new Set(['ENCODING', 'STDSTRINGS', 'SEARCHPATH', 'DATABASE', 'DATABASE PROPERTIES']);
+const relationDescs = new Set(['TABLE', 'VIEW', 'MATERIALIZED VIEW', 'SEQUENCE', 'FOREIGN TABLE']);
+const builtinRoles = new Set(['PUBLIC', 'public']);
+
+export function planRestore(input: RestorePlanInput): RestorePlan {
+  const byId = new Map(input.toc.map((e) => [e.dumpId, e]));
+  const selected = selectEntries(input.toc, byId, input.selection);
+
+  // Roles: owners and ACL grantees that the target lacks.
+  const missing = new Set<string>();
+  const skipped: SkippedEntry[] = [];
+  let ownersMissing = false;
+  if (input.targetRoles) {
+    for (const e of input.toc) {
+      if (!selected.has(e.dumpId)) continue;
+      if (e.owner && !input.targetRoles.has(e.owner)) {
+        missing.add(e.owner);
+        ownersMissing = true;
+      }
+      if (e.desc === 'ACL' || e.desc === 'DEFAULT ACL') {
+        const lacking = rolesInAcl(e.defn ?? '').filter((r) => !input.targetRoles!.has(r));
+        if (lacking.length > 0) {
+          lacking.forEach((r) => missing.add(r));
+          skipped.push({ dumpId: e.dumpId, desc: e.desc, tag: e.tag ?? '', namespace: e.namespace, missingRoles: lacking });
+          selected.delete(e.dumpId);
+        }
+      }
+    }
+  }
+  const keepOwners = input.targetIsSuperuser && !ownersMissing;
+  if (!keepOwners) {
+    // Without ownership the restoring role owns everything; DEFAULT ACLs FOR ROLE another role need that role's rights.
+    for (const e of input.toc) {
+      if (e.desc !== 'DEFAULT ACL' || !selected.has(e.dumpId) || input.targetIsSuperuser) continue;
+      selected.delete(e.dumpId);
+      skipped.push({ dumpId: e.dumpId, desc: e.desc, tag: e.tag ?? '', namespace: e.namespace, missingRoles: [] });
+    }
+  }
+
+  const order = input.toc.filter((e) => selected.has(e.dumpId)).map((e) => e.dumpId);
+  return {
+    selected: order,
+    skipped,
+    missingRoles: [...missing].sort(),
+    keepOwners,
+    dataGroups: groupData(input.toc, input.blocks, selected, Math.max(1, Math.floor(input.jobs))),
+  };
+}
+
+function selectEntries(toc: readonly TocEntry[], byId: Map<number, TocEntry>, sel: RestoreSelection | undefined): Set<number> {
+  const all = toc.filter((e) => !specialDescs.has(e.desc));
+  if (!sel || ((sel.schemas?.length ?? 0) === 0 && (sel.tables?.length ?? 0) === 0)) return new Set(all.map((e) => e.dumpId));
+
+  const chosen = new Set<number>();
+  for (const schema of sel.schemas ?? []) {
+    const found = all.filter((e) => e.namespace === schema || (e.desc === 'SCHEMA' && e.tag === schema));
+    if (found.length === 0) {
+      throw new UserErrorInvalidInput(`schema "${schema}" is not in the recovery point`, {
+        hint: 'List the schemas of the recovery point and check the spelling (names are case-sensitive).',
+        details: { field: 'schemas', schema },
+      });
+    }
+    // The public schema exists in every new database: its CREATE would fail.
+    for (const e of found) if (!(e.desc === 'SCHEMA' && e.tag === 'public')) chosen.add(e.dumpId);
+  }
+  const tableSeeds: TocEntry[] = [];
+  for (const name of sel.tables ?? []) {
+    const dot = name.indexOf('.');
+    const [schema, table] = dot >= 0 ? [name.slice(0, dot), name.slice(dot + 1)] : ['public', name];
+    const t = all.find((e) => relationDescs.has(e.desc) && e.desc !== 'SEQUENCE' && e.namespace === schema && e.tag === table);
+    if (!t) {
+      throw new UserErrorInvalidInput(`table "${schema}"."${table}" is not in the recovery point`, {
+        hint: 'Name tables as schema.table (public when omitted); names are case-sensitive.',
+        details: { field: 'tables', table: name },
+      });
+    }
+    tableSeeds.push(t);
+    chosen.add(t.dumpId);
+    const schemaEntry = all.find((e) => e.desc === 'SCHEMA' && e.tag === schema);
+    if (schemaEntry && schema !== 'public') chosen.add(schemaEntry.dumpId);
+  }
+
+  // Closure: an entry joins when it depends on a chosen entry and every relation it depends on is chosen or a
+  // sequence (a foreign key to a table left out stays out; the sequence of a default comes along).
+  let changed = true;
+  while (changed) {
+    changed = false;
+    for (const e of all) {
+      if (chosen.has(e.dumpId)) continue;
+      const deps = e.dependencies.map((d) => byId.get(d)).filter((d): d is TocEntry => d !== undefined);
+      const relDeps = deps.filter((d) => relationDescs.has(d.desc));
+      const joins =
+        deps.some((d) => chosen.has(d.dumpId) && d.desc !== 'SCHEMA') && relDeps.every((d) => chosen.has(d.dumpId) || d.desc === 'SEQUENCE');
+      if (joins) {
+        chosen.add(e.dumpId);
+        // A default's nextval() sequence comes along with it.
+        for (const d of relDeps) chosen.add(d.dumpId);
+        changed = true;
+      }
+    }
+  }
+  return chosen;
+}
+
+/** Role names an ACL or DEFAULT ACL entry grants to, revokes from, acts FOR ROLE, or sets SESSION AUTHORIZATION to.
+ *  Tokenised, so a quoted object name containing "TO" is never read as a role. */
+export function rolesInAcl(defn: string): string[] {
+  const roles = new Set<string>();
+  const tokens = tokenize(defn);
+  const word = (i: number): string => (tokens[i]?.kind === 'word' ? tokens[i]!.text.toUpperCase() : '');
+  const readList = (i: number): void => {
+    for (let k = i; k < tokens.length; k += 2) {
+      const t = tokens[k];
+      if (!t || (t.kind !== 'word' && t.kind !== 'qident')) return;
+      const name = t.kind === 'qident' ? t.text : t.text.toLowerCase();
+      if (!(t.kind === 'word' && builtinRoles.has(t.text))) roles.add(name);
+      if (tokens[k + 1]?.text !== ',') return;
+    }
+  };
+  let statementStart = 0;
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    if (t.text === ';') {
+      statementStart = i + 1;
+      continue;
+    }
+    const head = word(statementStart);
+    const w = word(i);
+    if ((head === 'GRANT' && w === 'TO') || (head === 'REVOKE' && w === 'FROM')) readList(i + 1);
+    else if (head === 'ALTER' && (w === 'ROLE' || w === 'USER') && word(i - 1) === 'FOR') readList(i + 1);
+    else if (head === 'ALTER' && ((w === 'TO' && hasWord(tokens, statementStart, i, 'GRANT')) || (w === 'FROM' && hasWord(tokens, statementStart, i, 'REVOKE')))) readList(i + 1);
+    else if (head === 'SET' && w === 'AUTHORIZATION' && word(i - 1) === 'SESSION') readList(i + 1);
+    else if (w === 'BY' && word(i - 1) === 'GRANTED') readList(i + 1);
+  }
+  return [...roles].sort();
+}
+
+interface Token {
+  kind: 'word' | 'qident' | 'string' | 'punct';
+  text: string;
+}
+
+function hasWord(tokens: Token[], from: number, to: number, w: string): boolean {
+  for (let i = from; i < to; i++) if (tokens[i]!.kind === 'word' && tokens[i]!.text.toUpperCase() === w) return true;
+  return false;
+}
+
+function tokenize(sql: string): Token[] {
+  const out: Token[] = [];
+  let i = 0;
+  while (i < sql.length) {
+    const c = sql[i]!;
+    if (/\s/.test(c)) {
+      i++;
+    } else if (c === '-' && sql[i + 1] === '-') {
+      while (i < sql.length && sql[i] !== '\n') i++;
+    } else if (c === '"' || c === "'") {
+      let text = '';
+      i++;
+      while (i < sql.length) {
+        if (sql[i] === c && sql[i + 1] === c) {
+          text += c;
+          i += 2;
+        } else if (sql[i] === c) {
+          i++;
+          break;
+        } else text += sql[i++];
+      }
+      out.push({ kind: c === '"' ? 'qident' : 'string', text });
+    } else if (/[A-Za-z_]/.test(c)) {
+      const m = /^[A-Za-z_][A-Za-z0-9_$]*/.exec(sql.slice(i, i + 128))!;
+      out.push({ kind: 'word', text: m[0] });
+      i += m[0].length;
+    } else {
+      out.push({ kind: 'punct', text: c });
+      i++;
+    }
+  }
+  return out;
+}
+
+/** Longest-processing-time-first: the biggest blocks go first to the least-loaded worker; each worker's blocks
+ *  are then put back into archive order (its stream is read front to back). Data entries without a block
+ *  (SEQUENCE SET …) go to the first worker. */
+function groupData(toc: readonly TocEntry[], blocks: readonly DataBlock[], selected: Set<number>, jobs: number): DataGroup[] {
+  const dataEntries = toc.filter((e) => e.section === 'data' && selected.has(e.dumpId));
+  const blockById = new Map(blocks.map((b) => [b.dumpId, b]));
+  const withBlock = dataEntries.filter((e) => blockById.has(e.dumpId)).map((e) => blockById.get(e.dumpId)!);
+  const groups = Array.from({ length: Math.max(1, Math.min(jobs, withBlock.length)) }, () => ({ blocks: [] as DataBlock[], bytes: 0 }));
+  for (const b of [...withBlock].sort((x, y) => y.lengthBytes - x.lengthBytes || x.offset - y.offset)) {
+    let least = groups[0]!;
+    for (const g of groups) if (g.bytes < least.bytes) least = g;
+    least.blocks.push(b);
+    least.bytes += b.lengthBytes;
+  }
+  const noBlock = dataEntries.filter((e) => !blockById.has(e.dumpId)).map((e) => e.dumpId);
+  return groups.map((g, i) => {
+    const ordered = g.blocks.sort((x, y) => x.offset - y.offset);
+    const ranges: DataGroup['ranges'] = [];
+    for (const b of ordered) {
+      const last = ranges[ranges.length - 1];
+      if (last && last.offset + last.length === b.offset) last.length += b.lengthBytes;
+      else ranges.push({ offset: b.offset, length: b.lengthBytes });
+    }
+    return { dumpIds: [...(i === 0 ? noBlock : []), ...ordered.map((b) => b.dumpId)], ranges, bytes: g.bytes };
+  });
+}
+
+/** The text of a pg_restore -L list: one "dumpId; desc tag" line per entry, in the given order. */
+export function renderRestoreList(dumpIds: readonly number[], toc: readonly TocEntry[]): string {
+  const byId = new Map(toc.map((e) => [e.dumpId, e]));
+  return dumpIds.map((id) => `${id}; ${byId.get(id)?.desc ?? ''} ${(byId.get(id)?.tag ?? '').replace(/\n/g, ' ')}`).join('\n') + '\n';
+}

@@ -1,0 +1,379 @@
+/** Restore as database: one database of a recovery point into a new database on any target server (same or
+ *  newer major), created by a role with CREATEDB. Serial restore streams the archive straight from the vault into
+ *  pg_restore. Parallel restore keeps pg_restore -j's gain without a spool file: pre-data from the TOC alone, the
+ *  data section through N concurrent `pg_restore --section=data` each fed a partial archive (header + TOC + only
+ *  its tables' blocks, read from the vault by range), post-data with -j from a tiny TOC-only file. Spool mode (the
+ *  whole archive in a private temp file, then plain pg_restore -j) only when asked. Missing roles are reported
+ *  with the ACL entries skipped; it never drops a database unless `replace` was asked. */
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { IntegrityError, UserError, UserErrorInvalidInput, UserErrorNotFound, type PgvaultErrorOptions } from '../lib/index.ts';
+import {
+  ArchiveReader,
+  pickClient,
+  spawnPgRestore,
+  withConnection,
+  type PgClientSet,
+  type PgConnectionConfig,
+  type PgToolProcess,
+  type TocEntry,
+} from '../postgres/index.ts';
+import type { Manifest, ManifestId, Vault } from '../vault/index.ts';
+import { blocksOf, parseArchiveIndex, type ArchiveIndexRecord } from './archive-index.ts';
+import { entryNames } from './dump-into-vault.ts';
+import { planRestore, renderRestoreList, type RestorePlan, type SkippedEntry } from './restore-plan.ts';
+import { applyGlobals, type GlobalsReport } from './apply-globals.ts';
+import { serverInfo } from './server-info.ts';
+
+/** The target database exists and replacing it was not asked. */
+export class UserErrorTargetDatabaseExists extends UserError {
+  override readonly httpStatus: number = 409;
+  constructor(database: string, opts: PgvaultErrorOptions = {}) {
+    super(`the target database "${database}" already exists`, {
+      hint: 'Restore under a new database name, or ask for replacement (replace: true / --replace), which drops the existing database first.',
+      details: { database },
+      ...opts,
+    });
+  }
+}
+
+/** The restoring role may not create databases on the target. */
+export class UserErrorTargetMissingCreateDb extends UserError {
+  override readonly httpStatus: number = 403;
+  constructor(role: string, opts: PgvaultErrorOptions = {}) {
+    super(`role "${role}" may not create databases on the target server`, {
+      hint: `ALTER ROLE "${role}" CREATEDB; (a superuser is not needed; pgvault restores as a role with CREATEDB)`,
+      details: { role },
+      ...opts,
+    });
+  }
+}
+
+/** The archive read back from the vault does not match what was recorded at backup time. */
+export class IntegrityErrorArchiveHashMismatch extends IntegrityError {
+  constructor(entry: string, opts: PgvaultErrorOptions = {}) {
+    super(`the archive "${entry}" read from the vault does not match the SHA-256 recorded at backup time`, {
+      hint: 'Run `check --read-data` on the vault; restore from another recovery point.',
+      details: { entry },
+      ...opts,
+    });
+  }
+}
+
+export interface RestoreOptions {
+  /** Name of the database to create on the target. */
+  newDatabase: string;
+  /** Drop an existing database of that name first. */
+  replace?: boolean;
+  /** Parallel jobs; 1 (default) streams serially. */
+  jobs?: number;
+  /** Write the archive to a private temp file and run plain pg_restore -j on it. */
+  spool?: boolean;
+  /** From a whole-server point: create the roles the target lacks from its globals before restoring. */
+  createRoles?: boolean;
+  schemas?: string[];
+  tables?: string[];
+  clients: PgClientSet;
+  signal?: AbortSignal;
+  onProgress?: (p: { phase: 'pre-data' | 'data' | 'post-data' | 'all'; bytes: number; currentTable?: string }) => void;
+  /** Where private temp files go (lists, the TOC file, the spool); default os.tmpdir(). */
+  tempDir?: string;
+}
+
+export interface RestoreReport {
+  database: string;
+  sourceDatabase: string;
+  mode: 'serial' | 'parallel' | 'spool';
+  jobs: number;
+  /** Roles named by the archive (owners, grantees) that the target lacked. */
+  missingRoles: string[];
+  /** ACL entries left out, each with the roles that were missing. */
+  skippedAcls: SkippedEntry[];
+  ownersKept: boolean;
+  globals?: GlobalsReport;
+  restoredEntries: number;
+  bytesRead: number;
+  durationMs: number;
+  log: string[];
+}
+
+interface PointArchive {
+  manifest: Manifest;
+  sourceDatabase: string;
+  archiveEntry: string;
+  sizeBytes: number;
+  sha256: string;
+  index: ArchiveIndexRecord;
+}
+
+/** Finds one database's archive in a recovery point; `database` may be omitted when the point holds one. */
+export async function openPointArchive(vault: Vault, manifestId: ManifestId, database: string | undefined): Promise<PointArchive> {
+  const manifest = await vault.readManifest(manifestId);
+  const dumps = manifest.entries.filter((e) => e.name.startsWith('databases/') && e.name.endsWith('.dump'));
+  const names = dumps.map((e) => decodeURIComponent(e.name.slice('databases/'.length, -'.dump'.length)));
+  let source = database;
+  if (source === undefined) {
+    if (names.length !== 1) {
+      throw new UserErrorInvalidInput(`recovery point "${manifestId}" holds ${names.length} databases; name the one to restore`, {
+        hint: `Databases: ${names.map((n) => `"${n}"`).join(', ')}`,
+        details: { field: 'database' },
+      });
+    }
+    source = names[0]!;
+  }
+  const entry = manifest.entries.find((e) => e.name === entryNames.archive(source!));
+  if (!entry) {
+    throw new UserErrorNotFound(`recovery point "${manifestId}" holds no database "${source}"`, {
+      hint: `Databases: ${names.map((n) => `"${n}"`).join(', ')}`,
+      details: { database: source },
+    });
+  }
+  const indexName = entryNames.index(source);
+  const indexBytes = await readAll(vault.load(manifestId, indexName));
+  const index = parseArchiveIndex(indexBytes, indexName, entry.sizeBytes);
+  return { manifest, sourceDatabase: source, archiveEntry: entry.name, sizeBytes: entry.sizeBytes, sha256: entry.sha256, index };
+}
+
+export async function readAll(stream: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of stream) parts.push(c as Buffer);
+  return Buffer.concat(parts);
+}
+
+/** The TOC of an archive, read from its first bytes only. */
+export async function readToc(vault: Vault, manifestId: ManifestId, pa: PointArchive): Promise<{ bytes: Buffer; toc: TocEntry[] }> {
+  const bytes = await readAll(vault.load(manifestId, pa.archiveEntry, { offset: 0, length: pa.index.tocEndOffset }));
+  const reader = new ArchiveReader();
+  reader.write(bytes);
+  reader.end();
+  return { bytes, toc: [...reader.toc] };
+}
+
+function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+function quoteLiteral(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+/** CREATE DATABASE with the archive's encoding and locale; without the locale when the target lacks it. */
+async function createDatabase(cfg: PgConnectionConfig, name: string, toc: readonly TocEntry[]): Promise<void> {
+  const encoding = /'([^']+)'/.exec(toc.find((e) => e.desc === 'ENCODING')?.defn ?? '')?.[1] ?? 'UTF8';
+  const dbDefn = toc.find((e) => e.desc === 'DATABASE')?.defn ?? '';
+  const locale = /\bLOCALE = '([^']+)'/.exec(dbDefn)?.[1];
+  const collate = /\bLC_COLLATE = '([^']+)'/.exec(dbDefn)?.[1] ?? locale;
+  const ctype = /\bLC_CTYPE = '([^']+)'/.exec(dbDefn)?.[1] ?? locale;
+  const base = `CREATE DATABASE ${quoteIdent(name)} TEMPLATE template0 ENCODING ${quoteLiteral(encoding)}`;
+  await withConnection(cfg, async (c) => {
+    if (collate && ctype) {
+      try {
+        await c.query(`${base} LC_COLLATE ${quoteLiteral(collate)} LC_CTYPE ${quoteLiteral(ctype)}`);
+        return;
+      } catch (err) {
+        // 22023: invalid locale name / incompatible with the encoding on this target: fall back to its default.
+        if ((err as { code?: string }).code !== '22023') throw err;
+      }
+    }
+    await c.query(base);
+  });
+}
+
+export async function runRestore(
+  vault: Vault,
+  manifestId: ManifestId,
+  database: string | undefined,
+  target: PgConnectionConfig,
+  opts: RestoreOptions,
+): Promise<RestoreReport> {
+  const started = Date.now();
+  const jobs = Math.max(1, Math.floor(opts.jobs ?? 1));
+  if (!opts.newDatabase) throw new UserErrorInvalidInput('the new database name is empty', { hint: 'Name the database to create on the target.', details: { field: 'newDatabase' } });
+  const pa = await openPointArchive(vault, manifestId, database);
+  const { bytes: tocBytes, toc } = await readToc(vault, manifestId, pa);
+
+  const info = await serverInfo(target);
+  if (!info.canCreateDb) throw new UserErrorTargetMissingCreateDb(info.role);
+  const client = pickClient(opts.clients, 'pg_restore', info.major);
+
+  let globals: GlobalsReport | undefined;
+  if (opts.createRoles) {
+    const g = pa.manifest.entries.find((e) => e.name === entryNames.globals);
+    if (!g) {
+      throw new UserErrorInvalidInput(`recovery point "${manifestId}" is not a whole-server point: it has no globals to create roles from`, {
+        hint: 'Create the roles on the target by hand, or restore without createRoles (objects are then owned by the restoring role).',
+        details: { field: 'createRoles' },
+      });
+    }
+    globals = await applyGlobals(target, (await readAll(vault.load(manifestId, g.name))).toString('utf8'));
+  }
+
+  await withConnection(target, async (c) => {
+    const exists = (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [opts.newDatabase])).rowCount === 1;
+    if (!exists) return;
+    if (!opts.replace) throw new UserErrorTargetDatabaseExists(opts.newDatabase);
+    await c.query(`DROP DATABASE ${quoteIdent(opts.newDatabase)}${info.major >= 13 ? ' WITH (FORCE)' : ''}`);
+  });
+  await createDatabase(target, opts.newDatabase, toc);
+
+  const targetRoles = await withConnection(target, async (c) => new Set((await c.query<{ rolname: string }>('SELECT rolname FROM pg_roles')).rows.map((r) => r.rolname)));
+  const plan = planRestore({
+    toc,
+    blocks: blocksOf(pa.index),
+    jobs,
+    selection: { schemas: opts.schemas, tables: opts.tables },
+    targetRoles,
+    targetIsSuperuser: info.isSuperuser,
+  });
+  const selective = (opts.schemas?.length ?? 0) > 0 || (opts.tables?.length ?? 0) > 0;
+
+  const dir = await mkdtemp(join(opts.tempDir ?? tmpdir(), 'pgvault-restore-'));
+  const log: string[] = [];
+  let bytesRead = 0;
+  const mode: RestoreReport['mode'] = opts.spool ? 'spool' : jobs > 1 ? 'parallel' : 'serial';
+  try {
+    const listFile = join(dir, 'restore.list');
+    await writeFile(listFile, renderRestoreList(plan.selected, toc), { mode: 0o600 });
+    const base = { database: opts.newDatabase, client, noOwner: !plan.keepOwners, list: listFile, signal: opts.signal };
+    const cfg = target;
+
+    if (mode === 'serial') {
+      const p = spawnPgRestore(cfg, { ...base, onProgress: (x) => opts.onProgress?.({ phase: 'all', bytes: x.bytes, currentTable: x.currentTable }) });
+      bytesRead += await feed(p, [vault.load(manifestId, pa.archiveEntry)], pa, !selective);
+      log.push(...p.log);
+    } else if (mode === 'spool') {
+      const spoolFile = join(dir, 'archive.dump');
+      const sha = createHash('sha256');
+      const src = vault.load(manifestId, pa.archiveEntry);
+      src.on('data', (b: Buffer) => {
+        sha.update(b);
+        bytesRead += b.length;
+      });
+      await pipeline(src, createWriteStream(spoolFile, { mode: 0o600 }), { signal: opts.signal });
+      if (sha.digest('hex') !== pa.sha256) throw new IntegrityErrorArchiveHashMismatch(pa.archiveEntry);
+      const p = spawnPgRestore(cfg, { ...base, file: spoolFile, jobs });
+      await p.done;
+      log.push(...p.log);
+    } else {
+      bytesRead += await restoreParallel(vault, manifestId, pa, tocBytes, toc, plan, { cfg, base, dir, jobs, log, onProgress: opts.onProgress });
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  return {
+    database: opts.newDatabase,
+    sourceDatabase: pa.sourceDatabase,
+    mode,
+    jobs,
+    missingRoles: plan.missingRoles,
+    skippedAcls: plan.skipped,
+    ownersKept: plan.keepOwners,
+    ...(globals ? { globals } : {}),
+    restoredEntries: plan.selected.length,
+    bytesRead,
+    durationMs: Date.now() - started,
+    log,
+  };
+}
+
+/** Streams the sources one after another into the tool's stdin and waits for it. Returns bytes fed.
+ *  With checkHash, the bytes must be the whole archive and match the recorded SHA-256. */
+async function feed(p: PgToolProcess, sources: (Readable | Buffer)[], pa: PointArchive, checkHash: boolean): Promise<number> {
+  const sha = checkHash ? createHash('sha256') : undefined;
+  let n = 0;
+  async function* concat(): AsyncGenerator<Buffer> {
+    for (const s of sources) {
+      if (Buffer.isBuffer(s)) {
+        sha?.update(s);
+        n += s.length;
+        yield s;
+        continue;
+      }
+      for await (const b of s) {
+        sha?.update(b as Buffer);
+        n += (b as Buffer).length;
+        yield b as Buffer;
+      }
+    }
+  }
+  const src = Readable.from(concat());
+  const piping = pipeline(src, p.stdin as Writable);
+  // A tool that stops (failed, or done without needing the rest) must not leave the feed blocked on a full pipe.
+  p.done.then(
+    () => src.destroy(),
+    () => src.destroy(),
+  );
+  const [piped, done] = await Promise.allSettled([piping, p.done]);
+  if (done.status === 'rejected') throw done.reason;
+  // pg_restore may exit 0 before reading blocks it was not asked for; a fully read archive is checked.
+  if (piped.status === 'fulfilled' && sha && sha.digest('hex') !== pa.sha256) throw new IntegrityErrorArchiveHashMismatch(pa.archiveEntry);
+  if (piped.status === 'rejected' && !isPrematureClose(piped.reason)) throw piped.reason;
+  return n;
+}
+
+function isPrematureClose(err: unknown): boolean {
+  const code = (err as { code?: string })?.code;
+  return code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED';
+}
+
+async function restoreParallel(
+  vault: Vault,
+  manifestId: ManifestId,
+  pa: PointArchive,
+  tocBytes: Buffer,
+  toc: readonly TocEntry[],
+  plan: RestorePlan,
+  ctx: {
+    cfg: PgConnectionConfig;
+    base: { database: string; client: ReturnType<typeof pickClient>; noOwner: boolean; list: string; signal?: AbortSignal };
+    dir: string;
+    jobs: number;
+    log: string[];
+    onProgress?: RestoreOptions['onProgress'];
+  },
+): Promise<number> {
+  let bytes = 0;
+  // 1. pre-data: definitions, from the TOC alone (pg_restore runs this section serially even with -j).
+  const pre = spawnPgRestore(ctx.cfg, { ...ctx.base, section: 'pre-data' });
+  bytes += await feed(pre, [tocBytes], pa, false);
+  ctx.log.push(...pre.log);
+
+  // 2. data: one pg_restore per group, each reading a partial archive: header + TOC + its blocks, in order.
+  const groups = plan.dataGroups.filter((g) => g.dumpIds.length > 0);
+  const results = await Promise.allSettled(
+    groups.map(async (g, i) => {
+      const list = join(ctx.dir, `data-${i}.list`);
+      await writeFile(list, renderRestoreList(g.dumpIds, toc), { mode: 0o600 });
+      const p = spawnPgRestore(ctx.cfg, {
+        ...ctx.base,
+        list,
+        section: 'data',
+        onProgress: (x) => ctx.onProgress?.({ phase: 'data', bytes: x.bytes, currentTable: x.currentTable }),
+      });
+      const sources: (Readable | Buffer)[] = [tocBytes];
+      // Opened lazily, one range after the other, so that only one range per worker is being fetched.
+      async function* ranges(): AsyncGenerator<Buffer> {
+        for (const r of g.ranges) for await (const b of vault.load(manifestId, pa.archiveEntry, r)) yield b as Buffer;
+      }
+      sources.push(Readable.from(ranges()));
+      const n = await feed(p, sources, pa, false);
+      ctx.log.push(...p.log);
+      return n;
+    }),
+  );
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  for (const r of results) bytes += (r as PromiseFulfilledResult<number>).value;
+
+  // 3. post-data: indexes, constraints, triggers, ACLs with -j, from a seekable TOC-only file (no data in it).
+  const tocFile = join(ctx.dir, 'toc.dump');
+  await writeFile(tocFile, tocBytes, { mode: 0o600 });
+  const post = spawnPgRestore(ctx.cfg, { ...ctx.base, section: 'post-data', file: tocFile, jobs: ctx.jobs });
+  await post.done;
+  ctx.log.push(...post.log);
+  return bytes;
+}

@@ -1,0 +1,96 @@
+/** Whole-server backup: the globals (roles without passwords, memberships, settings, tablespaces) plus every
+ *  database except templates and the exclusions, dumped in parallel with a bound, committed as ONE recovery
+ *  point only when every dump succeeded. A failure of any part leaves no manifest. No temp file anywhere. */
+import { pickClient, spawnPgDumpGlobals, type PgClientSet, type PgConnectionConfig } from '../postgres/index.ts';
+import type { ManifestInfo, Vault } from '../vault/index.ts';
+import { dumpIntoVault, entryNames, type DumpedDatabase, type DumpProgress } from './dump-into-vault.ts';
+import type { PointMeta } from './run-backup.ts';
+import { databasesToBackUp, serverInfo, type DatabaseExclusions } from './server-info.ts';
+
+export interface ServerBackupOptions {
+  clients: PgClientSet;
+  exclude?: DatabaseExclusions;
+  /** Databases dumped at the same time (default 2). */
+  parallel?: number;
+  signal?: AbortSignal;
+  onProgress?: (p: DumpProgress) => void;
+  meta?: Record<string, unknown>;
+}
+
+export interface ServerBackupResult {
+  manifest: ManifestInfo;
+  databases: { name: string; archiveEntry: string; sha256: string; sizeBytes: number }[];
+  globalsEntry: string;
+  serverVersion: string;
+  pgDumpVersion: string;
+  durationMs: number;
+  log: string[];
+}
+
+export async function runServerBackup(vault: Vault, cfg: PgConnectionConfig, opts: ServerBackupOptions): Promise<ServerBackupResult> {
+  const started = Date.now();
+  const server = await serverInfo(cfg);
+  const dumpClient = pickClient(opts.clients, 'pg_dump', server.major);
+  const dumpallClient = pickClient(opts.clients, 'pg_dumpall', server.major);
+  const databases = await databasesToBackUp(cfg, opts.exclude);
+  const meta: PointMeta = {
+    ...opts.meta,
+    pgvault: 'recovery-point.v1',
+    kind: 'server',
+    databases,
+    serverVersion: server.version,
+    pgDumpVersion: dumpClient.version,
+    host: cfg.host,
+    port: cfg.port,
+  };
+  const writer = vault.beginManifest(meta);
+  // One failure stops the other dumps at once instead of letting them run to the end.
+  const stop = new AbortController();
+  const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
+  const log: string[] = [];
+  try {
+    const globals = spawnPgDumpGlobals(cfg, { client: dumpallClient, signal });
+    const globalsEntry = writer.addEntry(entryNames.globals, globals.stdout, { signal });
+    globalsEntry.catch(() => globals.kill());
+    const [g, gd] = await Promise.allSettled([globalsEntry, globals.done]);
+    if (gd.status === 'rejected') throw gd.reason;
+    if (g.status === 'rejected') throw g.reason;
+    log.push(...globals.log);
+
+    const dumped: DumpedDatabase[] = [];
+    let next = 0;
+    let failure: { err: unknown } | undefined;
+    const worker = async (): Promise<void> => {
+      while (next < databases.length && !failure) {
+        const db = databases[next++]!;
+        try {
+          dumped.push(await dumpIntoVault(writer, cfg, db, dumpClient, { signal, onProgress: opts.onProgress }));
+        } catch (err) {
+          failure ??= { err };
+          stop.abort(err);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.parallel ?? 2, databases.length)) }, worker));
+    if (failure) throw failure.err;
+    if (opts.signal?.aborted) throw opts.signal.reason;
+    const manifest = await writer.commit();
+    for (const d of dumped) log.push(...d.log.map((l) => `[${d.database}] ${l}`));
+    return {
+      manifest,
+      databases: databases.map((name) => {
+        const e = manifest.entries.find((x) => x.name === entryNames.archive(name))!;
+        return { name, archiveEntry: e.name, sha256: e.sha256, sizeBytes: e.sizeBytes };
+      }),
+      globalsEntry: entryNames.globals,
+      serverVersion: server.version,
+      pgDumpVersion: dumpClient.version,
+      durationMs: Date.now() - started,
+      log,
+    };
+  } catch (err) {
+    stop.abort(err);
+    await writer.abort().catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,70 @@
+/** What restore and backup need to know of a server before they start: its version, the connecting role's
+ *  rights, the roles that exist and whether a database exists. Read-only queries through the postgres module. */
+import { withConnection, type PgConnectionConfig } from '../postgres/index.ts';
+
+export interface ServerInfo {
+  version: string;
+  versionNum: number;
+  major: number;
+  role: string;
+  isSuperuser: boolean;
+  canCreateDb: boolean;
+  canCreateRole: boolean;
+}
+
+export async function serverInfo(cfg: PgConnectionConfig): Promise<ServerInfo> {
+  return withConnection(cfg, async (c) => {
+    const r = await c.query<{ v: string; n: string; role: string; super: boolean; createdb: boolean; createrole: boolean }>(
+      `SELECT current_setting('server_version') AS v, current_setting('server_version_num') AS n, current_user AS role,
+              r.rolsuper AS super, r.rolcreatedb AS createdb, r.rolcreaterole AS createrole
+         FROM pg_roles r WHERE r.rolname = current_user`,
+    );
+    const row = r.rows[0]!;
+    const versionNum = Number(row.n);
+    return {
+      version: row.v.split(' ')[0]!,
+      versionNum,
+      major: Math.floor(versionNum / 10000),
+      role: row.role,
+      isSuperuser: row.super,
+      canCreateDb: row.createdb || row.super,
+      canCreateRole: row.createrole || row.super,
+    };
+  });
+}
+
+export async function roleNames(cfg: PgConnectionConfig): Promise<Set<string>> {
+  return withConnection(cfg, async (c) => new Set((await c.query<{ rolname: string }>('SELECT rolname FROM pg_roles')).rows.map((r) => r.rolname)));
+}
+
+export async function databaseExists(cfg: PgConnectionConfig, name: string): Promise<boolean> {
+  return withConnection(cfg, async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1);
+}
+
+export interface DatabaseExclusions {
+  /** Database names to leave out. */
+  names?: string[];
+  /** Leave out databases owned by these roles. */
+  owners?: string[];
+}
+
+/** Azure Database for PostgreSQL's system databases, as Azure Backup leaves them out. */
+export const azureDefaultExclusions: Required<DatabaseExclusions> = {
+  names: ['azure_maintenance', 'azure_sys'],
+  owners: ['azuresu', 'azure_pg_admin'],
+};
+
+/** Databases a whole-server backup includes: every connectable non-template database minus the exclusions, by name. */
+export async function databasesToBackUp(cfg: PgConnectionConfig, exclude: DatabaseExclusions = {}): Promise<string[]> {
+  return withConnection(cfg, async (c) => {
+    const rows = (
+      await c.query<{ datname: string; owner: string }>(
+        `SELECT d.datname, pg_get_userbyid(d.datdba) AS owner FROM pg_database d
+          WHERE d.datallowconn AND NOT d.datistemplate ORDER BY d.datname`,
+      )
+    ).rows;
+    const names = new Set(exclude.names ?? []);
+    const owners = new Set(exclude.owners ?? []);
+    return rows.filter((r) => !names.has(r.datname) && !owners.has(r.owner)).map((r) => r.datname);
+  });
+}
