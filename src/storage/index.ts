@@ -14,3 +14,6 @@ export { FilesystemBackend } from './filesystem/filesystem-backend.ts';
 export { AzureBlobBackend, type AzureBlobOptions } from './azure-blob/azure-blob-backend.ts';
 export { parseAzureBlobUrl, type AzureBlobLocation } from './azure-blob/azure-blob-location.ts';
 export { MemoryBackend, type MemoryBackendOptions } from './memory/memory-backend.ts';
+export { RetryingBackend, type RetryOptions } from './decorators/retrying-backend.ts';
+export { FaultyBackend, type Fault, type FaultRule, type FaultyBackendOptions, type StorageVerb } from './decorators/faulty-backend.ts';
+export { ReadOnlyBackend } from './decorators/read-only-backend.ts';
