@@ -47,11 +47,11 @@ export function describeMissing(m: MissingPrivilege): string {
   }
 }
 
-/** The SQL expression, inside a DO block, for "a large object the role cannot read" (works on 13–17, where
- *  has_largeobject_privilege() does not exist yet): owner or a granted SELECT, to the role or PUBLIC. */
+/** The SQL condition on pg_largeobject_metadata `lo` for "a large object the role cannot read" (works on 13–17;
+ *  has_largeobject_privilege() exists only from 17): neither owner nor granted SELECT, to the role or PUBLIC. */
 function loUnreadableBy(roleLiteral: string): string {
   return (
-    `NOT pg_has_role(${roleLiteral}, m.lomowner, 'USAGE') AND NOT EXISTS (SELECT 1 FROM aclexplode(coalesce(m.lomacl, acldefault('L', m.lomowner))) a ` +
+    `NOT pg_has_role(${roleLiteral}, lo.lomowner, 'USAGE') AND NOT EXISTS (SELECT 1 FROM aclexplode(coalesce(lo.lomacl, acldefault('L', lo.lomowner))) a ` +
     `WHERE a.privilege_type = 'SELECT' AND (a.grantee = 0 OR pg_has_role(${roleLiteral}, a.grantee, 'USAGE')))`
   );
 }
@@ -62,7 +62,7 @@ function grantAllUnreadableLargeObjects(role: string): string {
     'DO $pgvault$',
     'DECLARE m record;',
     'BEGIN',
-    `  FOR m IN SELECT * FROM pg_largeobject_metadata m WHERE ${loUnreadableBy(lit)} LOOP`,
+    `  FOR m IN SELECT lo.oid FROM pg_largeobject_metadata lo WHERE ${loUnreadableBy(lit)} LOOP`,
     `    EXECUTE format('GRANT SELECT ON LARGE OBJECT %s TO %I', m.oid, ${lit});`,
     '  END LOOP;',
     'END $pgvault$;',
@@ -137,7 +137,7 @@ export async function grantScript(role: string, opts: GrantScriptOptions): Promi
     }
     body.push(
       '  -- Large objects: pg_dump reads them, and neither pg_read_all_data nor (before 18) default privileges cover them.',
-      `  FOR m IN SELECT * FROM pg_largeobject_metadata m WHERE ${loUnreadableBy(lit)} LOOP`,
+      `  FOR m IN SELECT lo.oid FROM pg_largeobject_metadata lo WHERE ${loUnreadableBy(lit)} LOOP`,
       `    EXECUTE format('GRANT SELECT ON LARGE OBJECT %s TO %I', m.oid, ${lit});`,
       '  END LOOP;',
       'END $pgvault$;',

@@ -1,0 +1,170 @@
+/** Pre-flight and grant scripts against a real PostgreSQL 13 (no pg_read_all_data there): the exact missing
+ *  privileges (CONNECT, USAGE, SELECT on tables and sequences, large objects, RLS), their GRANT script applied
+ *  with psql until pre-flight passes and pg_dump succeeds, the full script for a role covering objects created
+ *  later, whole-server listing with exclusions, and the superuser warning. */
+import { spawnSync } from 'node:child_process';
+import type { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  discoverClients,
+  grantScript,
+  listDatabases,
+  parsePgUrl,
+  preflight,
+  spawnPgDump,
+  UserErrorMissingDBPermissions,
+  type PgClientSet,
+  type PgConnectionConfig,
+} from '../../src/postgres/index.ts';
+import { startCluster, type PgCluster } from '../support/pg-cluster.ts';
+
+let cluster: PgCluster;
+let clients: PgClientSet;
+
+/** Applies a script as the superuser with psql, as a user would (the scripts \connect between databases). */
+function psql(script: string, database = 'postgres'): void {
+  const res = spawnSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', `host=127.0.0.1 port=${cluster.port} user=postgres dbname=${database}`], {
+    input: script,
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PGPASSWORD: cluster.password },
+  });
+  if (res.status !== 0) throw new Error(`psql failed: ${res.stderr}`);
+}
+
+async function expectMissing(cfg: PgConnectionConfig): Promise<UserErrorMissingDBPermissions> {
+  const err = await preflight(cfg, { clients }).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(UserErrorMissingDBPermissions);
+  return err as UserErrorMissingDBPermissions;
+}
+
+async function dumpSize(cfg: PgConnectionConfig): Promise<number> {
+  const proc = spawnPgDump(cfg, { client: (await preflight(cfg, { clients })).pgDump });
+  let n = 0;
+  for await (const c of proc.stdout as Readable) n += (c as Buffer).length;
+  await proc.done;
+  return n;
+}
+
+beforeAll(async () => {
+  cluster = await startCluster({ major: 13 });
+  clients = await discoverClients();
+  await cluster.createRole('owner1', 'owner1-pw', 'LOGIN');
+  await cluster.createRole('bk', 'bk-password-1', 'LOGIN');
+  await cluster.createRole('bk2', 'bk2-password-1', 'LOGIN');
+  await cluster.createDatabase('shop', 'owner1');
+  await cluster.query('REVOKE CONNECT ON DATABASE shop FROM PUBLIC');
+  await cluster.query(
+    `SET ROLE owner1;
+     CREATE SCHEMA billing;
+     CREATE TABLE billing.invoices (id serial PRIMARY KEY, amount numeric);
+     INSERT INTO billing.invoices (amount) VALUES (10), (20);
+     CREATE TABLE billing.secrets (id int, who text);
+     ALTER TABLE billing.secrets ENABLE ROW LEVEL SECURITY;
+     CREATE POLICY own ON billing.secrets USING (who = current_user);
+     CREATE TABLE public.items (sku text PRIMARY KEY);
+     CREATE VIEW public.item_view AS SELECT sku FROM public.items;
+     SELECT lo_from_bytea(0, 'a large object');`,
+    [],
+    'shop',
+  );
+});
+
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+describe('preflight on PostgreSQL 13', () => {
+  it('lists exactly the missing privileges, and their script makes pre-flight pass and pg_dump succeed', async () => {
+    const cfg = parsePgUrl(cluster.url('shop', 'bk', 'bk-password-1'));
+    // Without CONNECT nothing inside the database can be seen yet.
+    const first = await expectMissing(cfg);
+    expect(first.details.missing).toEqual(['CONNECT on database "shop"']);
+    expect(first.details.grantScript).toBe('-- pgvault: the privileges role "bk" lacks for a logical backup. Run with psql as the owner of the objects or a superuser.\nGRANT CONNECT ON DATABASE "shop" TO "bk";\n');
+    psql(first.details.grantScript as string);
+
+    const [lo] = await cluster.query<{ oid: string }>('SELECT oid::text FROM pg_largeobject_metadata', [], 'shop');
+    const second = await expectMissing(cfg);
+    expect(second.details.missing).toEqual([
+      'USAGE on schema "billing" in database "shop"',
+      'SELECT on table "billing"."invoices" in database "shop"',
+      'SELECT on sequence "billing"."invoices_id_seq" in database "shop"',
+      'SELECT on table "billing"."secrets" in database "shop"',
+      'SELECT on table "public"."items" in database "shop"',
+      'BYPASSRLS (table "billing"."secrets" in database "shop" has row-level security)',
+      `SELECT on large object ${lo?.oid} in database "shop"`,
+    ]);
+    expect(second.message).toContain('role "bk" lacks privileges');
+    psql(second.details.grantScript as string);
+
+    const report = await preflight(cfg, { clients });
+    expect(report.server.major).toBe(13);
+    expect(report.server.version).toMatch(/^13\.\d+$/);
+    expect(report.role).toEqual({ name: 'bk', superuser: false, readAllData: false });
+    expect(report.databases).toHaveLength(1);
+    expect(report.databases[0]).toMatchObject({ name: 'shop', owner: 'owner1', encoding: 'UTF8', canConnect: true });
+    expect(report.databases[0]?.sizeBytes).toBeGreaterThan(1_000_000);
+    expect(report.pgDump.major).toBe(15);
+    expect(report.warnings).toEqual([]);
+    expect(await dumpSize(cfg)).toBeGreaterThan(1000);
+  });
+
+  it('the full script for a role covers every object, and objects and schemas created later; new large objects are reported', async () => {
+    const cfg = parsePgUrl(cluster.url('shop', 'bk2', 'bk2-password-1'));
+    psql(await grantScript('bk2', { databases: ['shop'], serverMajor: 13 }));
+    psql('ALTER ROLE bk2 BYPASSRLS;');
+    await preflight(cfg, { clients });
+
+    await cluster.query(
+      `SET ROLE owner1;
+       CREATE SCHEMA later;
+       CREATE TABLE later.things (id bigserial PRIMARY KEY);
+       CREATE TABLE public.more_items (sku text);
+       SELECT lo_from_bytea(0, 'created later');`,
+      [],
+      'shop',
+    );
+    const [newest] = await cluster.query<{ oid: string }>('SELECT max(oid)::text AS oid FROM pg_largeobject_metadata', [], 'shop');
+    const err = await expectMissing(cfg);
+    expect(err.details.missing).toEqual([`SELECT on large object ${newest?.oid} in database "shop"`]);
+    psql(err.details.grantScript as string);
+    await preflight(cfg, { clients });
+    expect(await dumpSize(cfg)).toBeGreaterThan(1000);
+  });
+
+  it('whole server: lists every non-template database minus exclusions, and warns about a superuser', async () => {
+    await cluster.createRole('azure_pg_admin', 'azure-pw-1', 'NOLOGIN');
+    await cluster.createDatabase('azure_sys', 'azure_pg_admin');
+    await cluster.createDatabase('scratch');
+    const su = parsePgUrl(cluster.url('postgres'));
+    const names = (await listDatabases(su, {})).map((d) => d.name);
+    expect(names).toEqual(['azure_sys', 'postgres', 'scratch', 'shop']);
+    const filtered = await listDatabases(su, { excludeNames: ['scratch'], azureDefaults: true });
+    expect(filtered.map((d) => d.name)).toEqual(['postgres', 'shop']);
+    expect((await listDatabases(su, { excludeOwners: ['owner1'] })).map((d) => d.name)).toEqual(['azure_sys', 'postgres', 'scratch']);
+
+    const report = await preflight(su, { clients, wholeServer: true, excludeDatabases: ['scratch'], azureDefaults: true });
+    expect(report.databases.map((d) => d.name)).toEqual(['postgres', 'shop']);
+    expect(report.totalSizeBytes).toBe(report.databases.reduce((n, d) => n + (d.sizeBytes ?? 0), 0));
+    expect(report.pgDumpall?.tool).toBe('pg_dumpall');
+    expect(report.role.superuser).toBe(true);
+    expect(report.warnings.join(' ')).toMatch(/superuser: a compromised database can run code as the dumping role/);
+  });
+
+  it('whole server as a plain role: missing CONNECT on a database and the objects created after its exact grants', async () => {
+    await cluster.createDatabase('closed');
+    await cluster.query('REVOKE CONNECT ON DATABASE closed FROM PUBLIC');
+    const cfg = parsePgUrl(cluster.url('postgres', 'bk', 'bk-password-1'));
+    const err = await preflight(cfg, { clients, wholeServer: true, excludeDatabases: ['azure_sys', 'scratch'] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UserErrorMissingDBPermissions);
+    // "bk" got exact grants (first test), not default privileges: what "bk2"'s owner created since is missing too.
+    const [newest] = await cluster.query<{ oid: string }>('SELECT max(oid)::text AS oid FROM pg_largeobject_metadata', [], 'shop');
+    expect((err as UserErrorMissingDBPermissions).details.missing).toEqual([
+      'CONNECT on database "closed"',
+      'USAGE on schema "later" in database "shop"',
+      'SELECT on table "later"."things" in database "shop"',
+      'SELECT on sequence "later"."things_id_seq" in database "shop"',
+      'SELECT on table "public"."more_items" in database "shop"',
+      `SELECT on large object ${newest?.oid} in database "shop"`,
+    ]);
+  });
+});
