@@ -83,33 +83,31 @@ export class RetryingBackend implements StorageBackend {
 
   /** A stream that continues from `offset + delivered` when the source breaks with a transient error. */
   #resuming(key: StorageKey, first: Readable, offset: number, length: number | undefined, signal?: AbortSignal): Readable {
+    return Readable.from(this.#resume(key, first, offset, length, signal), { objectMode: false });
+  }
+
+  async *#resume(key: StorageKey, first: Readable, offset: number, length: number | undefined, signal?: AbortSignal): AsyncGenerator<Buffer> {
     let delivered = 0;
-    let attempts = 1;
-    const self = this;
-    async function* run(): AsyncGenerator<Buffer> {
-      let src = first;
-      for (;;) {
-        try {
-          for await (const chunk of src) {
-            const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
-            delivered += b.length;
-            yield b;
-          }
-          return;
-        } catch (err) {
-          src.destroy();
-          if (!isTransient(err) || attempts >= self.#maxAttempts || signal?.aborted) throw err;
-          const delayMs = self.delayMs(attempts);
-          self.#onRetry?.({ verb: 'get', key, attempt: attempts, delayMs, error: err });
-          attempts++;
-          await self.#sleep(delayMs, signal);
-          const rest: ByteRange = { offset: offset + delivered, length: length === undefined ? Number.MAX_SAFE_INTEGER - offset - delivered : length - delivered };
-          if (rest.length <= 0) return;
-          src = await self.#run('get', key, () => self.#inner.get(key, rest, signal), signal);
+    let src = first;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        for await (const chunk of src) {
+          const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+          delivered += b.length;
+          yield b;
         }
+        return;
+      } catch (err) {
+        src.destroy();
+        if (!isTransient(err) || attempt >= this.#maxAttempts || signal?.aborted) throw err;
+        const delayMs = this.delayMs(attempt);
+        this.#onRetry?.({ verb: 'get', key, attempt, delayMs, error: err });
+        await this.#sleep(delayMs, signal);
+        const rest: ByteRange = { offset: offset + delivered, length: length === undefined ? Number.MAX_SAFE_INTEGER - offset - delivered : length - delivered };
+        if (rest.length <= 0) return;
+        src = await this.#run('get', key, () => this.#inner.get(key, rest, signal), signal);
       }
     }
-    return Readable.from(run(), { objectMode: false });
   }
 
   stat(key: StorageKey): Promise<ObjectStat> {
