@@ -1,0 +1,129 @@
+/** Whole-server backup and restore against real servers: globals plus every database (templates and exclusions
+ *  left out) dumped in parallel into ONE recovery point; a cancelled run leaves none; restored onto a fresh
+ *  PostgreSQL 16 with the roles recreated first (ownership and grants kept), one database out of the point
+ *  (item-level), and the point restored as files (one archive per database plus globals.sql). */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { entryNames, runRestore, runRestoreFiles, runServerBackup, splitSqlScript, type ServerBackupResult } from '../../src/operations/index.ts';
+import { discoverClients, parsePgUrl, type PgClientSet } from '../../src/postgres/index.ts';
+import { FilesystemBackend } from '../../src/storage/index.ts';
+import { Vault, type ManifestId } from '../../src/vault/index.ts';
+import { startCluster, type PgCluster } from '../support/index.ts';
+
+let src: PgCluster;
+let dst: PgCluster;
+let work: string;
+let vault: Vault;
+let clients: PgClientSet;
+let point: ServerBackupResult;
+
+async function tableDigest(c: PgCluster, db: string, table: string): Promise<string> {
+  const [r] = await c.query<{ h: string }>(`SELECT count(*) || ':' || md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) AS h FROM ${table} x`, [], db);
+  return r!.h;
+}
+
+beforeAll(async () => {
+  [src, dst] = await Promise.all([startCluster({ major: 15 }), startCluster({ major: 16 })]);
+  work = mkdtempSync(join(tmpdir(), 'pgvault-br-server-'));
+  vault = await Vault.create(new FilesystemBackend(join(work, 'vault')), { passphrase: 'correct horse battery', kdf: { N: 1 << 10, r: 8, p: 1 } });
+  clients = await discoverClients();
+  await src.query(`CREATE ROLE app_owner LOGIN PASSWORD 'app-owner-pw'; CREATE ROLE reader NOLOGIN; GRANT reader TO app_owner; ALTER ROLE reader SET statement_timeout = '5min'`);
+  await src.createDatabase('alpha', 'app_owner');
+  await src.createDatabase('beta');
+  await src.createDatabase('skipme');
+  await src.query(
+    `SET ROLE app_owner;
+     CREATE TABLE accounts (id serial PRIMARY KEY, name text, balance numeric(12,2));
+     INSERT INTO accounts (name, balance) SELECT 'acct ' || g, g * 10.5 FROM generate_series(1, 3000) g;
+     GRANT SELECT ON accounts TO reader;`,
+    [],
+    'alpha',
+  );
+  await src.query(`CREATE TABLE events (id int PRIMARY KEY, kind text, at timestamptz); INSERT INTO events SELECT g, 'k' || (g % 9), now() FROM generate_series(1, 2000) g;`, [], 'beta');
+  await src.query('CREATE TABLE nothing_here (x int)', [], 'skipme');
+});
+
+afterAll(async () => {
+  await Promise.all([src?.stop(), dst?.stop()]);
+  await vault?.close();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('runServerBackup', () => {
+  it('leaves no recovery point when cancelled', async () => {
+    const ac = new AbortController();
+    const err = await runServerBackup(vault, parsePgUrl(src.url('postgres')), {
+      clients,
+      signal: ac.signal,
+      onProgress: () => ac.abort(new Error('stop')),
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect(await vault.listManifests()).toEqual([]);
+  });
+
+  it('backs up globals and every database but templates and exclusions, in parallel, as one point', async () => {
+    point = await runServerBackup(vault, parsePgUrl(src.url('postgres')), { clients, exclude: { names: ['skipme'] }, parallel: 2 });
+    expect(point.databases.map((d) => d.name)).toEqual(['alpha', 'beta', 'postgres']);
+    const m = await vault.readManifest(point.manifest.id as ManifestId);
+    expect(m.meta).toMatchObject({ kind: 'server', databases: ['alpha', 'beta', 'postgres'] });
+    expect(m.entries.map((e) => e.name).sort()).toEqual(
+      [entryNames.globals, ...['alpha', 'beta', 'postgres'].flatMap((d) => [entryNames.archive(d), entryNames.index(d)])].sort(),
+    );
+    const globals = (await collect(vault.load(point.manifest.id as ManifestId, entryNames.globals))).toString();
+    expect(globals).toMatch(/CREATE ROLE app_owner;/);
+    expect(globals).not.toMatch(/app-owner-pw|SCRAM-SHA-256\$/);
+    expect(splitSqlScript(globals).some((s) => /^GRANT reader TO app_owner/.test(s))).toBe(true);
+  });
+});
+
+async function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of stream) parts.push(c as Buffer);
+  return Buffer.concat(parts);
+}
+
+describe('restore of a whole-server point onto a fresh PostgreSQL 16', () => {
+  it('recreates the roles first, then restores a database with its owners and grants', async () => {
+    const report = await runRestore(vault, point.manifest.id as ManifestId, 'alpha', parsePgUrl(dst.url('postgres')), {
+      newDatabase: 'alpha',
+      createRoles: true,
+      jobs: 2,
+      clients,
+    });
+    expect(report.globals!.created.sort()).toEqual(['app_owner', 'reader']);
+    expect(report.globals!.existing).toContain('postgres');
+    expect(report.globals!.failed).toEqual([]);
+    expect(report.missingRoles).toEqual([]);
+    expect(report.skippedAcls).toEqual([]);
+    expect(report.ownersKept).toBe(true);
+    expect(await tableDigest(dst, 'alpha', 'accounts')).toBe(await tableDigest(src, 'alpha', 'accounts'));
+    const [own] = await dst.query<{ o: string }>(`SELECT tableowner AS o FROM pg_tables WHERE tablename = 'accounts'`, [], 'alpha');
+    expect(own!.o).toBe('app_owner');
+    const [grant] = await dst.query<{ ok: boolean }>(`SELECT has_table_privilege('reader', 'accounts', 'SELECT') AS ok`, [], 'alpha');
+    expect(grant!.ok).toBe(true);
+    const [member] = await dst.query<{ ok: boolean }>(`SELECT pg_has_role('app_owner', 'reader', 'MEMBER') AS ok`);
+    expect(member!.ok).toBe(true);
+    const [login] = await dst.query<{ l: boolean; pw: string | null }>(`SELECT rolcanlogin AS l, rolpassword AS pw FROM pg_authid WHERE rolname = 'app_owner'`);
+    expect(login).toEqual({ l: true, pw: null });
+  });
+
+  it('restores one database out of the point under a new name (item-level)', async () => {
+    const report = await runRestore(vault, point.manifest.id as ManifestId, 'beta', parsePgUrl(dst.url('postgres')), { newDatabase: 'beta_copy', clients });
+    expect(report.sourceDatabase).toBe('beta');
+    expect(await tableDigest(dst, 'beta_copy', 'events')).toBe(await tableDigest(src, 'beta', 'events'));
+  });
+
+  it('restores the point as files: one pg_dump archive per database plus globals.sql, SHA-256 checked', async () => {
+    const dir = join(work, 'files');
+    const files = await runRestoreFiles(vault, point.manifest.id as ManifestId, dir);
+    expect(files.map((f) => f.name).sort()).toEqual(['alpha.dump', 'beta.dump', 'globals.sql', 'postgres.dump']);
+    expect(readdirSync(dir).sort()).toEqual(['alpha.dump', 'beta.dump', 'globals.sql', 'postgres.dump']);
+    for (const d of point.databases) {
+      const bytes = readFileSync(join(dir, `${d.name}.dump`));
+      expect(createHash('sha256').update(bytes).digest('hex')).toBe(d.sha256);
+    }
+  });
+});
