@@ -31,7 +31,8 @@ describe('mapPgToolExit on real pg_dump 15 / pg_restore 15 output', () => {
     ['table privilege', ['pg_dump: error: query failed: ERROR:  permission denied for table t', 'pg_dump: detail: Query was: LOCK TABLE public.t IN ACCESS SHARE MODE'], UserErrorMissingDBPermissions],
     ['large object privilege', ['pg_dump: error: could not open large object 16388: ERROR:  permission denied for large object 16388'], UserErrorMissingDBPermissions],
     ['lock wait timeout', ['pg_dump: error: query failed: ERROR:  canceling statement due to statement timeout', 'pg_dump: detail: Query was: LOCK TABLE public.b_small IN ACCESS SHARE MODE'], UserErrorLockTimeout],
-    ['terminated backend', ['pg_dump: error: Dumping the contents of table "a_big" failed: PQgetResult() failed.', 'pg_dump: detail: Error message from server: FATAL:  terminating connection due to administrator command', 'pg_dump: detail: Command was: COPY public.a_big (id, pad) TO stdout;'], TransientErrorConnectionLost],
+    ['backend terminated mid-COPY', ['pg_dump: error: Dumping the contents of table "a_big" failed: PQgetCopyData() failed.', 'pg_dump: detail: Error message from server: server closed the connection unexpectedly', '\tThis probably means the server terminated abnormally', '\tbefore or while processing the request.', 'pg_dump: detail: Command was: COPY public.a_big (id, pad) TO stdout;'], TransientErrorConnectionLost],
+    ['terminated while idle', ['pg_dump: error: query failed: FATAL:  terminating connection due to administrator command', 'server closed the connection unexpectedly'], TransientErrorConnectionLost],
     ['cut connection', ['pg_dump: error: query failed: server closed the connection unexpectedly', '\tThis probably means the server terminated abnormally', '\tbefore or while processing the request.'], TransientErrorConnectionLost],
   ] as const)('%s', (_name, lines, expected) => {
     const err = map([...lines]);
@@ -47,7 +48,7 @@ describe('mapPgToolExit on real pg_dump 15 / pg_restore 15 output', () => {
   });
 
   it.each([
-    ['could not extend file', ['pg_restore: error: COPY failed for table "a_big": ERROR:  could not extend file "pg_tblspc/16384/PG_17_202406281/16385/16390": No space left on device', 'HINT:  Check free disk space.']],
+    ['could not extend file (real, PostgreSQL 17 on a full tmpfs)', ['pg_restore: error: COPY failed for table "orders": ERROR:  could not extend file "pg_tblspc/16401/PG_17_202406281/16402/16409" with FileFallocate(): No space left on device', 'HINT:  Check free disk space.']],
     ['wrote only', ['pg_restore: error: could not execute query: ERROR:  could not extend file "base/16390/16391": wrote only 4096 of 8192 bytes at block 1234', 'HINT:  Check free disk space.', 'Command was: CREATE INDEX i ON public.t USING btree (v);']],
     ['temp file', ['pg_restore: error: could not execute query: ERROR:  could not write to file "base/pgsql_tmp/pgsql_tmp1234.0": No space left on device']],
   ])('maps out-of-disk on the target during a restore (%s)', (_name, lines) => {

@@ -114,6 +114,35 @@ export function missingRoles(errors: readonly string[]): string[] {
 
 /** True when every error is about a missing role (a restore that should go on, reporting the roles). */
 export function onlyMissingRoleErrors(errors: readonly string[]): boolean {
-  const real = errors.filter((l) => /(^pg_restore: error: |^ERROR: )/.test(l) && !/^pg_restore: warning: errors ignored/.test(l));
-  return real.length > 0 && real.every((l) => /role "(?:[^"]|"")+" does not exist/.test(l));
+  const report = restoreRoleIssues(errors);
+  return report.other.length === 0 && report.missingRoles.length > 0 && report.skipped.every((s) => s.reason === 'missing role');
+}
+
+/** True when every error is about roles: missing ones, or ownership the restoring (non-superuser) role may not
+ *  give away (`must be able to SET ROLE "postgres"` on 16+, `must be member of role` before). Objects stay owned
+ *  by the restoring role and the named GRANTs are skipped; the data is complete. */
+export function onlyRoleErrors(errors: readonly string[]): boolean {
+  const report = restoreRoleIssues(errors);
+  return report.other.length === 0 && report.skipped.length > 0;
+}
+
+/** pg_restore's error lines sorted out: the missing roles, each statement skipped because of a role (with why),
+ *  and every other error. */
+export function restoreRoleIssues(errors: readonly string[]): {
+  missingRoles: string[];
+  skipped: { statement: string; reason: 'missing role' | 'ownership not transferable' }[];
+  other: string[];
+} {
+  const skipped: { statement: string; reason: 'missing role' | 'ownership not transferable' }[] = [];
+  const other: string[] = [];
+  for (let i = 0; i < errors.length; i++) {
+    const line = errors[i] as string;
+    if (!/^pg_restore: error: /.test(line)) continue;
+    const next = errors[i + 1];
+    const statement = next !== undefined && next.startsWith('Command was: ') ? next.slice('Command was: '.length) : '';
+    if (/role "(?:[^"]|"")+" does not exist/.test(line)) skipped.push({ statement, reason: 'missing role' });
+    else if (/must be able to SET ROLE|must be member of role/.test(line)) skipped.push({ statement, reason: 'ownership not transferable' });
+    else other.push(line);
+  }
+  return { missingRoles: missingRoles(errors), skipped, other };
 }
