@@ -7,19 +7,32 @@ import pino from 'pino';
 import { buildApiServer, type ApiDeps, type ApiServer } from '../api/index.ts';
 import { openCatalog, type Catalog } from '../catalog/index.ts';
 import { systemClock, UserErrorConflict, type Clock } from '../lib/index.ts';
+import { loadMasterKey, SecretStore } from '../secrets/index.ts';
+import type { StorageBackend } from '../storage/index.ts';
+import type { ScryptParams } from '../vault/index.ts';
 import type { AppConfig } from './app-config.ts';
+import { secretServiceOf } from './secret-service.ts';
+import { VaultAccess } from './vault-service.ts';
 import { auditLogOf, instanceServiceOf, pointServiceOf, policyServiceOf, tokenStoreOf } from './catalog-ports.ts';
 
 export interface AppOverrides {
   clock?: Clock;
   /** Replaces the pino logger (false: no logging). */
   logger?: pino.Logger | false;
+  /** Wraps every storage backend the app opens (fault injection in tests). */
+  wrapBackend?: (backend: StorageBackend) => StorageBackend;
+  /** Cheaper key derivation for vaults created in tests. */
+  kdf?: ScryptParams;
+  /** Environment for the master key (PGVAULT_MASTER_KEY) and credential references; default process.env. */
+  env?: Record<string, string | undefined>;
 }
 
 export interface App {
   readonly config: AppConfig;
   readonly catalog: Catalog;
   readonly api: ApiServer;
+  readonly vaults: VaultAccess;
+  readonly secrets: SecretStore;
   /** Listens, writes <dataDir>/server.url and, on the first start of an empty catalog, <dataDir>/admin.token. */
   start(): Promise<{ url: string; adminTokenWritten: boolean }>;
   /** Graceful stop; idempotent. */
@@ -38,13 +51,19 @@ export async function buildApp(config: AppConfig, overrides: AppOverrides = {}):
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const catalog = await openCatalog(config.catalogUrl ? { kind: 'postgres', url: config.catalogUrl } : { kind: 'embedded', dataDir: config.dataDir }, { clock });
   let api: ApiServer;
+  let vaults: VaultAccess;
+  let secrets: SecretStore;
   try {
+    secrets = new SecretStore(catalog.secrets, loadMasterKey({ dataDir: config.dataDir, ...(overrides.env ? { env: overrides.env } : {}) }));
+    vaults = new VaultAccess({ catalog, secrets, clock, ...(overrides.wrapBackend ? { wrapBackend: overrides.wrapBackend } : {}), ...(overrides.kdf ? { kdf: overrides.kdf } : {}) });
     const deps: ApiDeps = {
       tokens: tokenStoreOf(catalog),
       audit: auditLogOf(catalog),
       clock,
       bodyLimitBytes: config.bodyLimitBytes,
       ...(logger ? { logger } : { logger: false }),
+      vaults,
+      secrets: secretServiceOf(secrets),
       policies: policyServiceOf(catalog),
       instances: instanceServiceOf(catalog),
       points: pointServiceOf(catalog),
@@ -60,6 +79,8 @@ export async function buildApp(config: AppConfig, overrides: AppOverrides = {}):
     config,
     catalog,
     api,
+    vaults,
+    secrets,
     async start() {
       const url = await api.app.listen({ host: config.host, port: config.port });
       const adminTokenWritten = await ensureAdminToken(catalog, config.dataDir);

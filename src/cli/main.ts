@@ -3,9 +3,18 @@
  *  Errors print as `ERROR [code]: message` plus `HINT:` and exit with the category's code (docs/errors.md). */
 import { Command, CommanderError, Option } from 'commander';
 import { asPgvaultError, exitCodeByCategory } from '../lib/index.ts';
+import { register as policyCreate } from './commands/policy-create.ts';
+import { register as policyList } from './commands/policy-list.ts';
+import { register as policyShow } from './commands/policy-show.ts';
+import { register as secretDelete } from './commands/secret-delete.ts';
+import { register as secretList } from './commands/secret-list.ts';
+import { register as secretSet } from './commands/secret-set.ts';
 import { register as tokenCreate } from './commands/token-create.ts';
 import { register as tokenList } from './commands/token-list.ts';
 import { register as tokenRevoke } from './commands/token-revoke.ts';
+import { register as vaultCreate } from './commands/vault-create.ts';
+import { register as vaultList } from './commands/vault-list.ts';
+import { register as vaultShow } from './commands/vault-show.ts';
 import { register as whoami } from './commands/whoami.ts';
 
 export interface MainOptions {
@@ -31,6 +40,18 @@ export function buildProgram(opts: MainOptions = {}): Command {
       outputError: (s, write) => write(`ERROR [UserErrorInvalidInput]: ${s.replace(/^error: /, '')}`),
     });
 
+  const vault = program.command('vault').description('vaults: create, list, show');
+  vaultCreate(vault);
+  vaultList(vault);
+  vaultShow(vault);
+  const secret = program.command('secret').description("pgvault's own secrets: set (from stdin), list, delete");
+  secretSet(secret);
+  secretList(secret);
+  secretDelete(secret);
+  const policy = program.command('policy').description('backup policies: create, list, show');
+  policyCreate(policy);
+  policyList(policy);
+  policyShow(policy);
   const token = program.command('token').description('API tokens: create, list, revoke');
   tokenCreate(token);
   tokenList(token);
