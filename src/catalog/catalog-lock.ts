@@ -2,7 +2,7 @@
  *  pid, host and process start time. PGlite has no lock between processes, so only the holder may open the
  *  data directory. A lock left by a dead process on this host is taken over; a live or foreign one refuses
  *  with UserErrorCatalogLocked. Never removes a lock that belongs to a live process. */
-import { openSync, closeSync, writeSync, readFileSync, renameSync, unlinkSync, existsSync } from 'node:fs';
+import { openSync, closeSync, writeSync, readFileSync, renameSync, statSync, unlinkSync, existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { UserErrorCatalogLocked } from './catalog-errors.ts';
 
@@ -45,6 +45,17 @@ function readOwner(path: string): LockOwner | null {
   }
 }
 
+/** A lock file nobody could parse for this long is a leftover of a crash, not a lock being written. */
+const unreadableLockStaleMs = 10_000;
+
+function olderThan(path: string, ms: number): boolean {
+  try {
+    return Date.now() - statSync(path).mtimeMs > ms;
+  } catch {
+    return false;
+  }
+}
+
 export interface CatalogLock {
   readonly path: string;
   release(): void;
@@ -71,8 +82,11 @@ export function acquireCatalogLock(path: string): CatalogLock {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const owner = readOwner(path);
       if (owner === null) {
-        // Being written right now by another opener, or garbage: never guess, refuse.
-        throw lockedError(path, null);
+        // Being written right now by another opener (refuse), or left empty by a crash between create and
+        // write long ago (stale): the owner writes within microseconds of creating the file.
+        if (!olderThan(path, unreadableLockStaleMs)) throw lockedError(path, null);
+        try { renameSync(path, `${path}.stale-${process.pid}`); unlinkSync(`${path}.stale-${process.pid}`); } catch { /* raced */ }
+        continue;
       }
       if (owner.host !== me.host || isAlive(owner)) throw lockedError(path, owner);
       // Stale: move it aside atomically, then make sure what we moved is the stale lock we judged.

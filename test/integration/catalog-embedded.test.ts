@@ -2,7 +2,7 @@
  *  process open it — a second process (a real child process) gets UserErrorCatalogLocked, while a lock left by
  *  a SIGKILLed process is detected as stale and taken over. */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -128,6 +128,13 @@ describe('embedded catalog', () => {
     const err = await openCatalog({ kind: 'embedded', dataDir }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UserErrorCatalogLocked);
     expect((err as UserErrorCatalogLocked).message).toContain(`not-${hostname()}`);
+    // An empty lock file: fresh means another opener is writing it (refuse); old means a crash left it (take over).
+    writeFileSync(lockFile, '');
+    await expect(openCatalog({ kind: 'embedded', dataDir })).rejects.toBeInstanceOf(UserErrorCatalogLocked);
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(lockFile, old, old);
+    const taken = await openCatalog({ kind: 'embedded', dataDir });
+    await taken.close();
   });
 
   it('hands pg-boss the same embedded database', async () => {
