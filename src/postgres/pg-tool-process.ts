@@ -3,14 +3,13 @@
  *  lines, progress, cancellation that kills the whole process group, and exit status mapped to coded errors.
  *  It must never pass a secret on the command line, and never leave a child or a password file behind. */
 import { spawn } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { accessSync, constants } from 'node:fs';
 import { PassThrough, Transform, type Readable, type TransformCallback, type Writable } from 'node:stream';
 import { InternalErrorUnexpected, redact, registerSecret, UserErrorInvalidInput, type PgvaultError } from '../lib/index.ts';
 import type { PgClient, PgToolName } from './discover-clients.ts';
 import { errorLines, mapPgToolExit } from './map-pg-failure.ts';
 import type { PgConnectionConfig } from './pg-connection-config.ts';
+import { createPgpassFile } from './pgpass-file.ts';
 import { installHint, UserErrorPgClientNotFound, UserErrorPgToolCancelled, UserErrorPgToolFailed } from './pg-errors.ts';
 
 /** Progress of a run: bytes through stdout (dump) or stdin (restore) so far, and the table being worked on. */
@@ -66,11 +65,6 @@ export interface SpawnPgToolArgs {
 const maxLogLines = 5000;
 const progressEveryBytes = 4 * 1024 * 1024;
 
-/** Escapes a .pgpass field: backslash and colon are escaped with a backslash (libpq's rule). */
-export function pgpassEscape(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/:/g, '\\:');
-}
-
 /** The child's environment: nothing inherited that libpq would read (PGHOST, PGDATABASE, PGSERVICE, PGSSLMODE,
  *  PGOPTIONS … could redirect or change the connection), messages in English for the error mapping. */
 function childEnv(passfile: string | undefined): NodeJS.ProcessEnv {
@@ -103,8 +97,7 @@ export function spawnPgTool(a: SpawnPgToolArgs): PgToolProcess {
 
   // The password travels in a password file that only this user can read, in a directory only this user can
   // enter, removed when the tool exits. Nothing in argv or in the child's environment reveals it.
-  let passDir: string | undefined;
-  let passfile: string | undefined;
+  let pass: { path: string; remove(): void } | undefined;
   if (cfg.password !== undefined) {
     if (/[\r\n]/.test(cfg.password)) {
       throw new UserErrorInvalidInput('the password contains a line break, which libpq cannot read from a password file', {
@@ -112,14 +105,12 @@ export function spawnPgTool(a: SpawnPgToolArgs): PgToolProcess {
         details: { field: 'password' },
       });
     }
-    passDir = mkdtempSync(join(tmpdir(), 'pgvault-pgpass-'));
-    passfile = join(passDir, 'pgpass');
-    // Any host, port and database: the conninfo fixes the server; pg_dumpall and pg_restore -j open several sessions.
-    writeFileSync(passfile, `*:*:*:*:${pgpassEscape(cfg.password)}\n`, { mode: 0o600 });
+    pass = createPgpassFile(cfg.password);
   }
+  const passfile = pass?.path;
   const cleanup = (): void => {
-    if (passDir) rmSync(passDir, { recursive: true, force: true });
-    passDir = undefined;
+    pass?.remove();
+    pass = undefined;
   };
 
   const started = Date.now();
