@@ -21,6 +21,8 @@ describe('rolesInAcl', () => {
     expect(rolesInAcl('ALTER DEFAULT PRIVILEGES FOR ROLE owner1 IN SCHEMA s GRANT SELECT ON TABLES TO auditor;')).toEqual(['auditor', 'owner1']);
     expect(rolesInAcl('SET SESSION AUTHORIZATION grantor;\nGRANT SELECT ON TABLE "to x"."from" TO r1;\nRESET SESSION AUTHORIZATION;')).toEqual(['grantor', 'r1']);
     expect(rolesInAcl('GRANT SELECT(a,b) ON TABLE t TO r2 GRANTED BY boss;')).toEqual(['boss', 'r2']);
+    expect(rolesInAcl("CREATE POLICY p ON app.t FOR SELECT TO fixture_reader, \"Other\" USING ((name SIMILAR TO 'x'));")).toEqual(['Other', 'fixture_reader']);
+    expect(rolesInAcl('CREATE POLICY p ON app.t USING (true);')).toEqual([]);
   });
 });
 

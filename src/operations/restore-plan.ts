@@ -32,7 +32,7 @@ export interface DataGroup {
 export interface RestorePlan {
   /** Entries to restore, in TOC order: the -L list of every phase. */
   selected: number[];
-  /** ACL / DEFAULT ACL entries left out because a role they grant to or for does not exist on the target. */
+  /** ACL, DEFAULT ACL and POLICY entries left out because a role they name does not exist on the target. */
   skipped: SkippedEntry[];
   /** Roles named by the archive (owners and ACL grantees) that the target lacks, sorted. */
   missingRoles: string[];
@@ -55,6 +55,9 @@ export interface RestorePlanInput {
 const specialDescs = new Set(['ENCODING', 'STDSTRINGS', 'SEARCHPATH', 'DATABASE', 'DATABASE PROPERTIES']);
 const relationDescs = new Set(['TABLE', 'VIEW', 'MATERIALIZED VIEW', 'SEQUENCE', 'FOREIGN TABLE']);
 const builtinRoles = new Set(['PUBLIC', 'public']);
+/** Entries whose SQL names roles: restoring them needs those roles, so they are skipped (and reported) without them.
+ *  A policy left out means its table denies more, never less. */
+const roleNamingDescs = new Set(['ACL', 'DEFAULT ACL', 'POLICY']);
 
 export function planRestore(input: RestorePlanInput): RestorePlan {
   const byId = new Map(input.toc.map((e) => [e.dumpId, e]));
@@ -71,7 +74,7 @@ export function planRestore(input: RestorePlanInput): RestorePlan {
         missing.add(e.owner);
         ownersMissing = true;
       }
-      if (e.desc === 'ACL' || e.desc === 'DEFAULT ACL') {
+      if (roleNamingDescs.has(e.desc)) {
         const lacking = rolesInAcl(e.defn ?? '').filter((r) => !input.targetRoles!.has(r));
         if (lacking.length > 0) {
           lacking.forEach((r) => missing.add(r));
@@ -80,6 +83,15 @@ export function planRestore(input: RestorePlanInput): RestorePlan {
         }
       }
     }
+  }
+  // Comments, labels and ACLs of a skipped entry would fail without it: they go too, reported with it.
+  const skippedIds = new Map(skipped.map((s) => [s.dumpId, s]));
+  for (const e of input.toc) {
+    if (!selected.has(e.dumpId) || !['COMMENT', 'SECURITY LABEL', 'ACL'].includes(e.desc)) continue;
+    const parent = e.dependencies.map((d) => skippedIds.get(d)).find((s) => s !== undefined);
+    if (!parent) continue;
+    selected.delete(e.dumpId);
+    skipped.push({ dumpId: e.dumpId, desc: e.desc, tag: e.tag ?? '', namespace: e.namespace, missingRoles: parent.missingRoles });
   }
   const keepOwners = input.targetIsSuperuser && !ownersMissing;
   if (!keepOwners) {
@@ -156,7 +168,8 @@ function selectEntries(toc: readonly TocEntry[], byId: Map<number, TocEntry>, se
   return chosen;
 }
 
-/** Role names an ACL or DEFAULT ACL entry grants to, revokes from, acts FOR ROLE, or sets SESSION AUTHORIZATION to.
+/** Role names an ACL or DEFAULT ACL entry grants to, revokes from, acts FOR ROLE, or sets SESSION AUTHORIZATION to,
+ *  and the roles a CREATE POLICY applies TO.
  *  Tokenised, so a quoted object name containing "TO" is never read as a role. */
 export function rolesInAcl(defn: string): string[] {
   const roles = new Set<string>();
@@ -184,6 +197,7 @@ export function rolesInAcl(defn: string): string[] {
     else if (head === 'ALTER' && (w === 'ROLE' || w === 'USER') && word(i - 1) === 'FOR') readList(i + 1);
     else if (head === 'ALTER' && ((w === 'TO' && hasWord(tokens, statementStart, i, 'GRANT')) || (w === 'FROM' && hasWord(tokens, statementStart, i, 'REVOKE')))) readList(i + 1);
     else if (head === 'SET' && w === 'AUTHORIZATION' && word(i - 1) === 'SESSION') readList(i + 1);
+    else if (head === 'CREATE' && word(statementStart + 1) === 'POLICY' && w === 'TO' && !hasWord(tokens, statementStart, i, 'TO') && !hasWord(tokens, statementStart, i, 'USING')) readList(i + 1);
     else if (w === 'BY' && word(i - 1) === 'GRANTED') readList(i + 1);
   }
   return [...roles].sort();
