@@ -569,6 +569,8 @@ export async function churn(cluster: PgCluster, database: string, opts: ChurnOpt
       const inserts = Math.round(0.2 * fraction * count);
       if (t.insert && inserts > 0) result.inserted += (await client.query(t.insert(inserts))).rowCount ?? 0;
     }
+    // A restore refreshes materialized views: keep the source's fresh so a round trip compares equal.
+    await client.query('REFRESH MATERIALIZED VIEW app.daily_totals');
     return result;
   } finally {
     await client.end();

@@ -2,3 +2,4 @@
  *  fixture database and the database comparison helper. Test code only: nothing in src/ may import it. */
 export * from './pg-cluster.ts';
 export * from './fixture.ts';
+export * from './compare-databases.ts';
