@@ -131,6 +131,22 @@ describe('preflight on PostgreSQL 13', () => {
     expect(await dumpSize(cfg)).toBeGreaterThan(1000);
   });
 
+  it('scripts for a database whose name looks like a connection string and holds quotes apply to that database', async () => {
+    const name = `host=127.0.0.2 dbname='x' "y"`;
+    await cluster.createDatabase(name, 'owner1');
+    await cluster.query(`REVOKE CONNECT ON DATABASE "${name.replace(/"/g, '""')}" FROM PUBLIC`);
+    await cluster.query('SET ROLE owner1; CREATE TABLE odd (v text)', [], name);
+    const cfg = { ...parsePgUrl(cluster.url('postgres', 'bk', 'bk-password-1')), database: name };
+    const first = await expectMissing(cfg);
+    expect(first.details.missing).toEqual([`CONNECT on database "host=127.0.0.2 dbname='x' ""y"""`]);
+    psql(first.details.grantScript as string);
+    const second = await expectMissing(cfg);
+    expect(second.details.missing).toEqual([`SELECT on table "public"."odd" in database "host=127.0.0.2 dbname='x' ""y"""`]);
+    psql(second.details.grantScript as string);
+    expect((await preflight(cfg, { clients })).databases.map((d) => d.name)).toEqual([name]);
+    await cluster.dropDatabase(name);
+  });
+
   it('whole server: lists every non-template database minus exclusions, and warns about a superuser', async () => {
     await cluster.createRole('azure_pg_admin', 'azure-pw-1', 'NOLOGIN');
     await cluster.createDatabase('azure_sys', 'azure_pg_admin');

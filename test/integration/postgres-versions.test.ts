@@ -123,10 +123,16 @@ describe('PostgreSQL 16 and 17', () => {
   it('restores 14 → 17 without owners and privileges cleanly', async () => {
     const target = parsePgUrl(c17.url('postgres', 'restorer', 'restorer-pw-1'));
     await c17.query('CREATE DATABASE sales_copy OWNER restorer');
-    const restore = spawnPgRestore({ ...target, database: 'sales_copy' }, { client: pickClient(clients, 'pg_restore', 17), noOwner: true, noPrivileges: true });
+    const tables: string[] = [];
+    const restore = spawnPgRestore(
+      { ...target, database: 'sales_copy' },
+      { client: pickClient(clients, 'pg_restore', 17), noOwner: true, noPrivileges: true, onProgress: (p) => p.currentTable && tables.push(p.currentTable) },
+    );
     restore.stdin.end(archive);
     const result = await restore.done;
     expect(result.errors).toEqual([]);
+    expect(result.bytes).toBe(archive.length);
+    expect(new Set(tables)).toEqual(new Set(['crm.customers', 'public.orders']));
     const [row] = await c17.query<{ n: string; lo: string }>("SELECT (SELECT count(*) FROM public.orders) AS n, (SELECT convert_from(lo_get(oid), 'UTF8') FROM pg_largeobject_metadata) AS lo", [], 'sales_copy');
     expect(row).toEqual({ n: '40000', lo: 'sales contract' });
   });
