@@ -4,3 +4,4 @@ export * from './jobs-errors.ts';
 export * from './job-queue.ts';
 export * from './worker.ts';
 export * from './scheduler.ts';
+export * from './enqueue-job.ts';

@@ -53,6 +53,8 @@ export interface QueueClaim {
   readonly retryCount: number;
   readonly attempt: number;
   readonly retryLimit: number;
+  /** The lease: the claim is lost after this long without a heartbeat. */
+  readonly leaseSeconds: number;
   readonly payload: QueuePayload;
 }
 
@@ -108,6 +110,7 @@ class PgBossJobQueue implements JobQueue {
   constructor(
     private readonly boss: PgBoss,
     private readonly retryLimit: number,
+    private readonly leaseSeconds: number,
   ) {}
 
   async enqueue(payload: QueuePayload, opts: EnqueueOptions): Promise<string> {
@@ -144,7 +147,14 @@ class PgBossJobQueue implements JobQueue {
     }
     const j = jobs[0];
     if (j === undefined) return null;
-    return { queueJobId: j.id, retryCount: j.retryCount, attempt: j.retryCount + 1, retryLimit: j.retryLimit ?? this.retryLimit, payload: j.data };
+    return {
+      queueJobId: j.id,
+      retryCount: j.retryCount,
+      attempt: j.retryCount + 1,
+      retryLimit: j.retryLimit ?? this.retryLimit,
+      leaseSeconds: j.heartbeatSeconds ?? this.leaseSeconds,
+      payload: j.data,
+    };
   }
 
   async heartbeat(claim: QueueClaim): Promise<boolean> {
@@ -247,5 +257,5 @@ export async function startJobQueue(opts: JobQueueOptions): Promise<JobQueue> {
     await boss.stop({ graceful: false, close: true }).catch(() => undefined);
     throw wrap('start', err);
   }
-  return new PgBossJobQueue(boss, retryLimit);
+  return new PgBossJobQueue(boss, retryLimit, leaseSeconds);
 }

@@ -15,6 +15,7 @@ import {
   type Schedule,
 } from '../lib/index.ts';
 import { bindQueries, type BackupInstanceRow, type Catalog, type PolicyRow } from '../catalog/index.ts';
+import { enqueueJobIn } from './enqueue-job.ts';
 import type { JobQueue } from './job-queue.ts';
 
 export interface SchedulerOptions {
@@ -108,18 +109,13 @@ export class Scheduler {
     return this.#catalog.executor.transaction(async (tx) => {
       const q = bindQueries(tx, this.#clock);
       if (!(await q.scheduleOccurrences.claim(instance.id, scheduledFor))) return null;
-      const job = await q.jobs.create({
+      const job = await enqueueJobIn(tx, this.#queue, {
         type: 'backup',
         instanceId: instance.id,
         vaultId: instance.vaultId,
         params: { trigger: 'schedule', scheduledFor: scheduledFor.toISOString() },
         requestedBy: 'scheduler',
-      });
-      const queueJobId = await this.#queue.enqueue(
-        { jobId: job.id, type: 'backup' },
-        { exclusiveKey: instance.id, tx: { query: (sql, params) => tx.query(sql, (params ?? []) as never[]) } },
-      );
-      await q.jobs.setQueueJobId(job.id, queueJobId);
+      }, this.#clock);
       await q.scheduleOccurrences.attachJob(instance.id, scheduledFor, job.id);
       return job.id;
     });

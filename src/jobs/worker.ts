@@ -55,7 +55,7 @@ export interface WorkerOptions {
   queue: JobQueue;
   /** Stamps catalog rows; leases run on the database's clock (pg-boss). */
   clock?: Clock;
-  /** Heartbeat period; keep it well under the queue's lease (a third of it is the default). */
+  /** Heartbeat period; default a third of each claim's lease, so two beats may fail before it lapses. */
   heartbeatIntervalMs?: number;
   /** Idle poll period when the queue was empty. Default 1 s. */
   pollIntervalMs?: number;
@@ -70,7 +70,7 @@ export class Worker {
   readonly #catalog: Catalog;
   readonly #queue: JobQueue;
   readonly #clock: Clock;
-  readonly #heartbeatMs: number;
+  readonly #heartbeatMs: number | undefined;
   readonly #pollMs: number;
   readonly #onError: (err: PgvaultError) => void;
   readonly #handlers = new Map<string, JobHandler>();
@@ -82,7 +82,7 @@ export class Worker {
     this.#catalog = opts.catalog;
     this.#queue = opts.queue;
     this.#clock = opts.clock ?? systemClock;
-    this.#heartbeatMs = opts.heartbeatIntervalMs ?? 20_000;
+    this.#heartbeatMs = opts.heartbeatIntervalMs;
     this.#pollMs = opts.pollIntervalMs ?? 1000;
     this.#onError = opts.onError ?? (() => undefined);
   }
@@ -157,7 +157,7 @@ export class Worker {
     const fence: AttemptFence = { jobId, attemptId };
     const heartbeat = setInterval(() => {
       void this.#beat(claim, fence, lease);
-    }, this.#heartbeatMs);
+    }, this.#heartbeatMs ?? (claim.leaseSeconds * 1000) / 3);
     const ctx: JobContext = {
       job,
       attemptId,
