@@ -84,7 +84,8 @@ export function validateStorageUrl(field: string, value: unknown): string {
   if (url.password !== '' || /[?&](sig|accountkey|x-amz-signature|x-amz-credential)=/i.test(url.search)) {
     throw invalid(field, 'may not contain credentials', 'Give storage credentials through the environment or a credential reference, not in the URL.');
   }
-  if (url.pathname.split('/').includes('..')) throw invalid(field, 'may not contain ".." path segments', 'Give an absolute, normalised path.');
+  const rawPath = v.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, '').split(/[?#]/)[0] ?? '';
+  if (rawPath.split('/').some((seg) => seg === '..' || seg === '.' || /^(%2e|\.){1,2}$/i.test(seg))) throw invalid(field, 'may not contain ".." path segments', 'Give an absolute, normalised path.');
   return v;
 }
 

@@ -110,11 +110,20 @@ export function validateRetentionRules(value: unknown): RetentionRule[] {
   return rules;
 }
 
-/** A conservative length of an ISO 8601 duration in days, for "is this shorter" comparisons only. */
-export function durationDays(duration: string): number {
+function durationParts(duration: string): { months: number; days: number } {
   const m = /^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?$/.exec(duration);
-  if (!m) return 0;
-  return Number(m[1] ?? 0) * 365 + Number(m[2] ?? 0) * 30 + Number(m[3] ?? 0) * 7 + Number(m[4] ?? 0);
+  if (!m) return { months: 0, days: 0 };
+  return { months: Number(m[1] ?? 0) * 12 + Number(m[2] ?? 0), days: Number(m[3] ?? 0) * 7 + Number(m[4] ?? 0) };
+}
+
+/** True when `next` keeps every point at least as long as `prev` whatever the calendar does: no fewer months
+ *  and days, or a shortest possible length (28-day months) no shorter than the longest possible old one
+ *  (31-day months). P12M vs P1Y: equal; P4W vs P1M: shorter (a month may have 31 days). */
+export function durationNotShorter(next: string, prev: string): boolean {
+  const n = durationParts(next);
+  const p = durationParts(prev);
+  if (n.months >= p.months && n.days >= p.days) return true;
+  return n.months * 28 + n.days >= p.months * 31 + p.days;
 }
 
 export function policyQueries(ctx: QueryContext): PolicyQueries {
@@ -162,7 +171,7 @@ export function policyQueries(ctx: QueryContext): PolicyQueries {
         if (rows[0].immutability === 'locked') {
           for (const old of cur.retentionRules) {
             const now = retentionRules.find((r) => r.tag === old.tag);
-            if (!now || durationDays(now.duration) < durationDays(old.duration)) {
+            if (!now || !durationNotShorter(now.duration, old.duration)) {
               throw new UserErrorVaultLocked(
                 `vault "${String(rows[0].vault_name)}" is locked: the ${old.tag} retention of policy "${cur.name}" cannot be ${now ? `shortened from ${old.duration} to ${now.duration}` : 'removed'}`,
                 { hint: 'A locked vault refuses any shortening of retention; keep or lengthen each rule.', details: { policy: cur.name, tag: old.tag } });
