@@ -17,3 +17,4 @@ export { MemoryBackend, type MemoryBackendOptions } from './memory/memory-backen
 export { RetryingBackend, type RetryOptions } from './decorators/retrying-backend.ts';
 export { FaultyBackend, type Fault, type FaultRule, type FaultyBackendOptions, type StorageVerb } from './decorators/faulty-backend.ts';
 export { ReadOnlyBackend } from './decorators/read-only-backend.ts';
+export { S3Backend, parseS3Url, type S3Options, type S3Location } from './s3/s3-backend.ts';

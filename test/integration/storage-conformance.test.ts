@@ -1,5 +1,5 @@
-/** Every storage driver against the shared conformance suite: the filesystem driver on a temp directory and
- *  the Azure Blob driver against Azurite (started here, stopped in afterAll). */
+/** Storage drivers against the shared conformance suite: the filesystem driver on a temp directory and the
+ *  Azure Blob driver against Azurite (started here, stopped in afterAll). S3: storage-s3.test.ts. */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
