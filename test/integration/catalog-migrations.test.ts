@@ -1,11 +1,15 @@
-/** Migrations on an external PostgreSQL: several processes' worth of pools opening one empty catalog at once
+/** Migrations on an external PostgreSQL: six pools, and two real processes, opening one empty catalog at once
  *  apply each migration exactly once (advisory lock); a catalog migrated by a newer pgvault is refused; an
  *  edited migration is detected; an unreachable server is a transient, coded error with no password in it. */
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadMigrations, openCatalog, type Catalog } from '../../src/catalog/index.ts';
 import { PgvaultError } from '../../src/lib/index.ts';
 import { startCluster, type PgCluster } from '../support/index.ts';
 
+const catalogModule = fileURLToPath(new URL('../../src/catalog/index.ts', import.meta.url));
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 let cluster: PgCluster | undefined;
 const open: Catalog[] = [];
 
@@ -42,6 +46,26 @@ describe('catalog migrations on PostgreSQL', () => {
       `SELECT table_name FROM information_schema.tables WHERE table_schema = 'pgvault' ORDER BY table_name`, [], 'race');
     expect(tables.map((t) => t.table_name)).toEqual(['api_tokens', 'audit_log', 'backup_instances', 'job_log', 'jobs', 'policies',
       'recovery_points', 'schedule_occurrences', 'schema_migrations', 'secrets', 'vaults']);
+  });
+
+  it('applies every migration exactly once when two processes start at once', async () => {
+    await cluster!.createDatabase('two_procs');
+    const script = `
+      const { openCatalog } = await import(process.env.CAT_MODULE);
+      const c = await openCatalog({ kind: 'postgres', url: process.env.CAT_URL });
+      console.log(JSON.stringify({ version: c.schemaVersion }));
+      await c.close();`;
+    const run = (): Promise<string> => new Promise((resolve, reject) => {
+      execFile(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        cwd: repoRoot, timeout: 120_000,
+        env: { ...process.env, CAT_MODULE: catalogModule, CAT_URL: cluster!.url('two_procs') },
+      }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout.trim())));
+    });
+    const outs = await Promise.all([run(), run()]);
+    const known = loadMigrations().length;
+    expect(outs.map((o) => JSON.parse(o))).toEqual([{ version: known }, { version: known }]);
+    const rows = await cluster!.query<{ n: number }>('SELECT count(*)::int AS n FROM pgvault.schema_migrations', [], 'two_procs');
+    expect(rows[0]!.n).toBe(known);
   });
 
   it('refuses a catalog that a newer pgvault migrated, and one whose applied migration was edited', async () => {
