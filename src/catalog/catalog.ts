@@ -46,7 +46,9 @@ export interface Catalog extends CatalogQueries {
   readonly executor: SqlExecutor;
   /** The migration version the schema is at after opening. */
   readonly schemaVersion: number;
-  /** Runs fn with every query group bound to one transaction: all of its writes commit together or none. */
+  /** Runs fn with every query group bound to one transaction: all of its writes commit together or none.
+   *  Inside fn use only `q` (never the catalog itself): PGlite is one session, and a query outside the
+   *  transaction would wait for it to end. */
   transaction<T>(fn: (q: CatalogQueries) => Promise<T>): Promise<T>;
   /** pg-boss constructor options for the same database: fromPglite on the embedded catalog (same session), a
    *  connection string for PostgreSQL. pg-boss keeps its own schema ("pgboss"). */
