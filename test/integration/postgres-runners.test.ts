@@ -125,6 +125,29 @@ describe('spawnPgDump', () => {
     expect(proc.log.join('\n')).not.toContain('127.0.0.2');
   });
 
+  it('ignores the PG* environment of the parent (PGHOST, PGDATABASE, PGOPTIONS, PGSERVICE cannot redirect it)', async () => {
+    const saved = { ...process.env };
+    Object.assign(process.env, { PGHOST: '127.0.0.2', PGPORT: '1', PGDATABASE: 'no_such_db', PGUSER: 'nobody', PGOPTIONS: '-c statement_timeout=1', PGSERVICE: 'nowhere', PGSSLMODE: 'require' });
+    try {
+      const proc = spawnPgDump(dumper, { client: pgDump });
+      const [archive] = await Promise.all([readAll(proc.stdout), proc.done]);
+      expect(archive.toString('latin1')).toContain('b_small');
+    } finally {
+      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+      Object.assign(process.env, saved);
+    }
+  });
+
+  it('redacts a registered secret wherever it shows in the log', async () => {
+    await cluster.createRole('leaky', 'LeakyPass42', 'LOGIN SUPERUSER');
+    await cluster.createDatabase('leakdb');
+    await cluster.query('CREATE TABLE "t_LeakyPass42" (v int)', [], 'leakdb');
+    const proc = spawnPgDump(parsePgUrl(cluster.url('leakdb', 'leaky', 'LeakyPass42')), { client: pgDump });
+    await Promise.all([readAll(proc.stdout), proc.done]);
+    expect(proc.log).toContain('pg_dump: dumping contents of table "public.t_[redacted]"');
+    expect(proc.log.join('\n')).not.toContain('LeakyPass42');
+  });
+
   it('maps a wrong password to UserErrorAuthenticationFailed without echoing it', async () => {
     const wrong = { ...dumper, password: 'not-the-right-one-42' };
     const proc = spawnPgDump(wrong, { client: pgDump });
@@ -231,5 +254,11 @@ describe('spawnPgDumpGlobals and spawnPgRestore', () => {
       'app_restored',
     );
     expect(rows[0]).toEqual({ n: '40000', lo: 'large object bytes' });
+
+    // The table of contents, without connecting.
+    const toc = spawnPgRestore(admin, { client: pgRestore, mode: 'toc' });
+    toc.stdin.end(archive);
+    const [list] = await Promise.all([readAll(toc.stdout), toc.done]);
+    expect(list.toString()).toMatch(/TABLE DATA public a_big /);
   });
 });
