@@ -36,6 +36,9 @@ export interface JobQueueOptions {
   retryDelayMaxSeconds?: number;
   /** How often pg-boss looks for lapsed leases. Default 10 s. */
   superviseIntervalSeconds?: number;
+  /** Whether this process takes part in pg-boss's maintenance (lapsed leases, retention). Default true;
+   *  at least one process sharing the catalog must. */
+  supervise?: boolean;
   /** How often pg-boss refreshes its list of busy exclusive keys. Until it does, a queued job whose key is
    *  busy and that is first in line makes claim() return null for everyone (head-of-line). Default 2 s. */
   queueCacheIntervalSeconds?: number;
@@ -217,6 +220,7 @@ export async function startJobQueue(opts: JobQueueOptions): Promise<JobQueue> {
     monitorIntervalSeconds: supervise,
     queueCacheIntervalSeconds: opts.queueCacheIntervalSeconds ?? 2,
     schedule: false,
+    supervise: opts.supervise ?? true,
   };
   const c = opts.connection;
   const boss =
