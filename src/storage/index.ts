@@ -18,3 +18,4 @@ export { RetryingBackend, type RetryOptions } from './decorators/retrying-backen
 export { FaultyBackend, type Fault, type FaultRule, type FaultyBackendOptions, type StorageVerb } from './decorators/faulty-backend.ts';
 export { ReadOnlyBackend } from './decorators/read-only-backend.ts';
 export { S3Backend, parseS3Url, type S3Options, type S3Location } from './s3/s3-backend.ts';
+export { openStorage, storageKindOf, filesystemRootOf, type OpenStorageOptions } from './open-storage.ts';

@@ -6,7 +6,9 @@ import { BlobSASPermissions, ContainerSASPermissions, StorageSharedKeyCredential
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AzureBlobBackend,
+  RetryingBackend,
   StorageErrorNotFound,
+  openStorage,
   TransientErrorStorageUnavailable,
   UserErrorInvalidStorageUrl,
   UserErrorStorageAccessDenied,
@@ -111,5 +113,14 @@ describe('AzureBlobBackend credentials and failures (Azurite)', () => {
     const err = await failure(b.get('missing/key' as StorageKey));
     expect(err).toBeInstanceOf(StorageErrorNotFound);
     expect((err as StorageErrorNotFound).details).toMatchObject({ object: 'missing/key', location: `azblob://${az.accountName}/sas-tests/p`, status: 404 });
+  });
+
+  it('openStorage opens azblob:// and SAS https URLs through the Azure driver', async () => {
+    const viaKey = await openStorage(`azblob://${az.accountName}/sas-tests/p`, { azure: { accountKey: az.accountKey, endpoint: az.blobEndpoint } });
+    expect(viaKey).toBeInstanceOf(RetryingBackend);
+    expect(viaKey.location).toBe(`azblob://${az.accountName}/sas-tests/p`);
+    expect((await readAll(await viaKey.get('existing' as StorageKey))).toString()).toBe('hello');
+    const viaSas = await openStorage(`${az.blobEndpoint}/sas-tests/p?${sas('rl')}`, { readOnly: true });
+    expect((await viaSas.stat('existing' as StorageKey)).sizeBytes).toBe(5);
   });
 });

@@ -10,6 +10,7 @@ import {
   TransientErrorStorageUnavailable,
   UserErrorInvalidStorageUrl,
   UserErrorStorageAccessDenied,
+  openStorage,
   parseS3Url,
   type S3Options,
   type StorageKey,
@@ -92,5 +93,13 @@ describe('S3Backend specifics (s3rver)', () => {
     });
     const err = await failure(S3Backend.open('s3://misc', { ...creds(), endpoint: `http://127.0.0.1:${port}`, sdkMaxAttempts: 1 }));
     expect(err).toBeInstanceOf(TransientErrorStorageUnavailable);
+  });
+
+  it('openStorage opens s3:// through the S3 driver', async () => {
+    const b = await openStorage('s3://misc/via-open', { s3: creds() });
+    expect(b.location).toBe('s3://misc/via-open');
+    await b.put('a/b' as StorageKey, Buffer.from('opened'));
+    expect((await readAll(await b.get('a/b' as StorageKey, { offset: 2, length: 100 }))).toString()).toBe('ened');
+    await b.close();
   });
 });
