@@ -245,6 +245,20 @@ describe('churn', () => {
   });
 });
 
+describe('across majors: pg_dump 15 of a 13 server → pg_restore into 17, which has the fixture roles', () => {
+  it('is equal with no option at all', async () => {
+    const source = clusters.get(13)!;
+    const target = clusters.get(17)!;
+    const dump = join(workDir, 'fx13.dump');
+    const dumped = await runTool('pg_dump', ['-Fc', '-h', source.host, '-p', String(source.port), '-U', source.superuser, '-f', dump, 'fx'], source.password);
+    expect(dumped).toEqual({ code: 0, stderr: '' });
+    await target.createDatabase('fx_from_13');
+    const restored = await runTool('pg_restore', ['-h', target.host, '-p', String(target.port), '-U', target.superuser, '-d', 'fx_from_13', dump], target.password);
+    expect(restored).toEqual({ code: 0, stderr: '' });
+    await assertDatabasesEqual({ cluster: source, database: 'fx' }, { cluster: target, database: 'fx_from_13' });
+  });
+});
+
 describe('across majors: pg_dump 15 → pg_restore 16 onto a server without the fixture roles', () => {
   it('is equal when missing roles and owners are ignored, and names every grant, policy and owner otherwise', async () => {
     const target = clusters.get(16)!;

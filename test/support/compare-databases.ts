@@ -46,6 +46,12 @@ function notExtensionMember(classTable: string, oidExpr: string): string {
   return `NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = '${classTable}'::regclass AND e.objid = ${oidExpr} AND e.deptype = 'e')`;
 }
 
+/** A function's identity arguments without the "IN " mode that 14+ prints for procedures. */
+const identityArgs = `regexp_replace(pg_get_function_identity_arguments(p.oid), '(^|, )IN ', '\\1', 'g')`;
+/** Range and multirange constructors belong to their type (14+ adds multirange ones): not compared on their own. */
+const notTypeConstructor = `NOT EXISTS (SELECT 1 FROM pg_depend i WHERE i.classid = 'pg_proc'::regclass AND i.objid = p.oid
+  AND i.refclassid = 'pg_type'::regclass AND i.deptype = 'i')`;
+
 /** Session settings that make every text form (timestamps, floats, bytea, qualified names) the same on both sides. */
 const sessionSettings = [
   "SET search_path = ''",
@@ -179,6 +185,8 @@ async function describeSchema(client: pg.Client, d: Description, opts: CompareOp
         pg_get_constraintdef(con.oid, true) AS def, con.conislocal AS local
       FROM pg_constraint con JOIN pg_namespace n ON n.oid = con.connamespace
       WHERE ${userNamespaces} AND (con.conrelid <> 0 OR con.contypid <> 0)
+        -- 17 records a domain's NOT NULL as a constraint too; the type entry already says "not null".
+        AND con.contype <> 'n'
         AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.deptype = 'e' AND
               ((e.classid = 'pg_class'::regclass AND e.objid = con.conrelid) OR (e.classid = 'pg_type'::regclass AND e.objid = con.contypid)))`)) {
     put(d, `constraint ${r.name} on ${r.target}`, `${r.kind}: ${r.def}${r.local ? '' : ' (inherited)'}`);
@@ -193,16 +201,19 @@ async function describeSchema(client: pg.Client, d: Description, opts: CompareOp
   }
 
   // Functions, procedures, window functions and aggregates.
-  for (const r of await rows(client, `SELECT format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)) AS name,
+  for (const r of await rows(client, `SELECT format('%I.%I(%s)', n.nspname, p.proname, ${identityArgs}) AS name,
         p.prokind::text AS kind, pg_get_userbyid(p.proowner) AS owner,
         CASE WHEN p.prokind = 'a' THEN (SELECT format('aggregate returns %s sfunc %s stype %s finalfunc %s combinefunc %s initcond %s',
                  pg_get_function_result(p.oid), a.aggtransfn::regproc, format_type(a.aggtranstype, NULL), a.aggfinalfn::regproc,
                  a.aggcombinefn::regproc, coalesce(quote_literal(a.agginitval), 'null')) FROM pg_aggregate a WHERE a.aggfnoid = p.oid)
              ELSE pg_get_functiondef(p.oid) END AS def
       FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-      WHERE ${userNamespaces} AND ${notExtensionMember('pg_proc', 'p.oid')}`)) {
+      WHERE ${userNamespaces} AND ${notExtensionMember('pg_proc', 'p.oid')} AND ${notTypeConstructor}`)) {
     const kindName = r.kind === 'p' ? 'procedure' : r.kind === 'a' ? 'aggregate' : 'function';
-    put(d, `${kindName} ${r.name}`, (r.def ?? '').trim());
+    const [head = '', ...body] = (r.def ?? '').trim().split('\n');
+    // 14+ prints procedures' argument modes ("IN x"); 13 does not.
+    const def = [r.kind === 'p' ? head.replace(/(\(|, )IN /g, '$1') : head, ...body].join('\n');
+    put(d, `${kindName} ${r.name}`, def);
     put(d, `owner of ${kindName} ${r.name}`, r.owner ?? '', { roles: [r.owner ?? ''], owner: true });
   }
 
@@ -260,9 +271,10 @@ async function describeSchema(client: pg.Client, d: Description, opts: CompareOp
     SELECT 'schema ' || format('%I', n.nspname), n.nspowner, coalesce(n.nspacl, acldefault('n', n.nspowner))
       FROM pg_namespace n WHERE ${userNamespaces} AND n.nspname <> 'public' AND ${notExtensionMember('pg_namespace', 'n.oid')}
     UNION ALL
-    SELECT 'function ' || format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)), p.proowner,
+    SELECT 'function ' || format('%I.%I(%s)', n.nspname, p.proname, ${identityArgs}), p.proowner,
            coalesce(p.proacl, acldefault('f', p.proowner))
-      FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE ${userNamespaces} AND ${notExtensionMember('pg_proc', 'p.oid')}
+      FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+     WHERE ${userNamespaces} AND ${notExtensionMember('pg_proc', 'p.oid')} AND ${notTypeConstructor}
     UNION ALL
     SELECT 'type ' || format('%I.%I', n.nspname, t.typname), t.typowner, coalesce(t.typacl, acldefault('T', t.typowner))
       FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace LEFT JOIN pg_class c ON c.oid = t.typrelid
