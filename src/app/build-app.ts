@@ -7,10 +7,15 @@ import pino from 'pino';
 import { buildApiServer, type ApiDeps, type ApiServer } from '../api/index.ts';
 import { openCatalog, type Catalog } from '../catalog/index.ts';
 import { systemClock, UserErrorConflict, type Clock } from '../lib/index.ts';
+import { Scheduler, startJobQueue, Worker, type JobQueue } from '../jobs/index.ts';
+import { preflight } from '../postgres/index.ts';
 import { loadMasterKey, SecretStore } from '../secrets/index.ts';
 import type { StorageBackend } from '../storage/index.ts';
 import type { ScryptParams } from '../vault/index.ts';
 import type { AppConfig } from './app-config.ts';
+import { jobHandlers } from './job-handlers.ts';
+import { jobServiceOf } from './job-service.ts';
+import { connectionFor } from './pg-target.ts';
 import { secretServiceOf } from './secret-service.ts';
 import { VaultAccess } from './vault-service.ts';
 import { auditLogOf, instanceServiceOf, pointServiceOf, policyServiceOf, tokenStoreOf } from './catalog-ports.ts';
@@ -23,6 +28,15 @@ export interface AppOverrides {
   wrapBackend?: (backend: StorageBackend) => StorageBackend;
   /** Cheaper key derivation for vaults created in tests. */
   kdf?: ScryptParams;
+  /** Queue lease and retry settings (tests use short leases). */
+  leaseSeconds?: number;
+  retryDelaySeconds?: number;
+  /** Scheduler tick; default 30 s. */
+  schedulerTickMs?: number;
+  /** Worker idle poll; default 1 s. */
+  workerPollMs?: number;
+  /** Skips connecting to the datasource when an instance is created (only for tests of the API surface). */
+  skipPreflight?: boolean;
   /** Environment for the master key (PGVAULT_MASTER_KEY) and credential references; default process.env. */
   env?: Record<string, string | undefined>;
 }
@@ -33,6 +47,7 @@ export interface App {
   readonly api: ApiServer;
   readonly vaults: VaultAccess;
   readonly secrets: SecretStore;
+  readonly queue: JobQueue;
   /** Listens, writes <dataDir>/server.url and, on the first start of an empty catalog, <dataDir>/admin.token. */
   start(): Promise<{ url: string; adminTokenWritten: boolean }>;
   /** Graceful stop; idempotent. */
@@ -53,9 +68,22 @@ export async function buildApp(config: AppConfig, overrides: AppOverrides = {}):
   let api: ApiServer;
   let vaults: VaultAccess;
   let secrets: SecretStore;
+  let queue: JobQueue | undefined;
   try {
     secrets = new SecretStore(catalog.secrets, loadMasterKey({ dataDir: config.dataDir, ...(overrides.env ? { env: overrides.env } : {}) }));
     vaults = new VaultAccess({ catalog, secrets, clock, ...(overrides.wrapBackend ? { wrapBackend: overrides.wrapBackend } : {}), ...(overrides.kdf ? { kdf: overrides.kdf } : {}) });
+    queue = await startJobQueue({
+      connection: { kind: 'catalog', catalog },
+      ...(overrides.leaseSeconds ? { leaseSeconds: overrides.leaseSeconds } : {}),
+      ...(overrides.retryDelaySeconds ? { retryDelaySeconds: overrides.retryDelaySeconds } : {}),
+    });
+    const store = secrets;
+    // Configuring protection runs the pre-flight and refuses with its coded error (missing grants, old pg_dump …).
+    const instances = instanceServiceOf(catalog, overrides.skipPreflight ? undefined : async (input) => {
+      const ds = input.datasource;
+      const cfg = await connectionFor(ds.serverUrl, input.credentialReference, store, ds.kind === 'database' ? (ds.databaseName ?? undefined) : undefined);
+      await preflight(cfg, { wholeServer: ds.kind === 'server', excludeDatabases: ds.excludedDatabases ?? [], excludeOwners: ds.excludedOwners ?? [] });
+    });
     const deps: ApiDeps = {
       tokens: tokenStoreOf(catalog),
       audit: auditLogOf(catalog),
@@ -65,14 +93,27 @@ export async function buildApp(config: AppConfig, overrides: AppOverrides = {}):
       vaults,
       secrets: secretServiceOf(secrets),
       policies: policyServiceOf(catalog),
-      instances: instanceServiceOf(catalog),
+      instances,
+      jobs: jobServiceOf({ catalog, queue, secrets, clock }),
       points: pointServiceOf(catalog),
     };
     api = await buildApiServer(deps);
   } catch (err) {
+    await queue?.stop().catch(() => undefined);
     await catalog.close();
     throw err;
   }
+  const jobQueue = queue;
+  const onError = (err: { code: string; message: string }) => {
+    if (logger) logger.error({ code: err.code, message: err.message }, 'background error');
+  };
+  const handlers = jobHandlers({ catalog, vaults, secrets, clock });
+  const workers = Array.from({ length: config.workers }, () => {
+    const w = new Worker({ catalog, queue: jobQueue, clock, onError, ...(overrides.workerPollMs ? { pollIntervalMs: overrides.workerPollMs } : {}) });
+    for (const [type, handler] of Object.entries(handlers)) w.registerHandler(type, handler);
+    return w;
+  });
+  const scheduler = new Scheduler({ catalog, queue: jobQueue, clock, onError, ...(overrides.schedulerTickMs ? { tickIntervalMs: overrides.schedulerTickMs } : {}) });
 
   let closing: Promise<void> | undefined;
   return {
@@ -81,8 +122,11 @@ export async function buildApp(config: AppConfig, overrides: AppOverrides = {}):
     api,
     vaults,
     secrets,
+    queue: jobQueue,
     async start() {
       const url = await api.app.listen({ host: config.host, port: config.port });
+      for (const w of workers) w.start();
+      scheduler.start();
       const adminTokenWritten = await ensureAdminToken(catalog, config.dataDir);
       writeFileSync(join(config.dataDir, serverUrlFile), `${url}\n`, { mode: 0o600 });
       if (logger) logger.info({ url, dataDir: config.dataDir, catalog: catalog.driver }, 'pgvault serving');
@@ -90,8 +134,13 @@ export async function buildApp(config: AppConfig, overrides: AppOverrides = {}):
     },
     close() {
       closing ??= (async () => {
+        // Stop accepting requests first, then stop scheduling; workers abort their running attempt, whose job
+        // goes back to the queue (retried after the lease), then the queue and the catalog close.
         try {
           await api.app.close();
+          await scheduler.stop();
+          await Promise.all(workers.map((w) => w.stop()));
+          await jobQueue.stop();
         } finally {
           await catalog.close();
         }

@@ -2,8 +2,9 @@
  *  recovery points and job reads. Turns rows into the API's views (ISO times, names resolved to ids).
  *  Holds no SQL and no policy: validation lives in the catalog, work in operations and jobs. */
 import type { Catalog, JobRow, RecoveryPointRow } from '../catalog/index.ts';
-import { UserErrorInvalidInput } from '../lib/index.ts';
-import type { AuditLog, AuditRecord, Instance, InstanceService, Job, JobService, Policy, PolicyService, PointService, RecoveryPoint, TokenStore } from '../api/index.ts';
+import { UserErrorConflict, UserErrorInvalidInput } from '../lib/index.ts';
+import { validateCredentialReference, validateDatasource, validateName } from '../catalog/index.ts';
+import type { AuditLog, AuditRecord, Instance, InstanceCreate, InstanceService, Job, JobService, Policy, PolicyService, PointService, RecoveryPoint, TokenStore } from '../api/index.ts';
 import type { BackupInstanceRow, JobState, JobType, PolicyRow } from '../catalog/index.ts';
 
 const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
@@ -129,8 +130,9 @@ export function policyServiceOf(catalog: Catalog): PolicyService {
   };
 }
 
-/** Instances without the pre-flight (buildApp wraps create with it when the postgres module is wired). */
-export function instanceServiceOf(catalog: Catalog): InstanceService {
+/** Instances. `preflight` runs after every cheap check (names, URLs, references, policy) and before the
+ *  catalog insert, so a refused pre-flight leaves nothing behind. */
+export function instanceServiceOf(catalog: Catalog, preflight?: (input: InstanceCreate) => Promise<void>): InstanceService {
   return {
     async create(input) {
       const vault = await catalog.vaults.get(input.vault);
@@ -138,6 +140,13 @@ export function instanceServiceOf(catalog: Catalog): InstanceService {
       if (!policy || policy.vaultId !== vault.id) {
         throw new UserErrorInvalidInput(`policy "${input.policy}" does not exist in vault "${vault.name}"`, { hint: 'Create it first with `pgvault policy create`, or name a policy of this vault.', details: { field: 'policy' } });
       }
+      validateName('name', input.name);
+      validateDatasource(input.datasource);
+      validateCredentialReference('credentialReference', input.credentialReference);
+      if (await catalog.backupInstances.find(input.name)) {
+        throw new UserErrorConflict(`a backup instance named "${input.name}" already exists`, { hint: 'Choose another name; `pgvault instance list` shows the existing ones.', details: { field: 'name' } });
+      }
+      await preflight?.(input);
       return instanceView(await catalog.backupInstances.create({ name: input.name, policyId: policy.id, datasource: input.datasource, credentialReference: input.credentialReference }));
     },
     async list(filter) {

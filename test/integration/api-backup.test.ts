@@ -1,0 +1,181 @@
+/** Protection end to end through the API on a real app and a real PostgreSQL 15: the pre-flight refuses a role
+ *  without grants (nothing created), backup now answers 202 with a job that a worker runs to a recovery point,
+ *  jobs are listed with filters and cursors, restore refuses an existing target (409, no job) and restores into
+ *  a new database with equal data, and restore-files writes a pg_dump archive whose SHA-256 matches the point. */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { assertDatabasesEqual, startCluster, type PgCluster } from '../support/index.ts';
+import { startTestApp, type TestApp } from './api-test-app.ts';
+
+let pg: PgCluster;
+let t: TestApp;
+let scratch: string;
+const backupPassword = 'backup-pass-7c1e9a';
+
+beforeAll(async () => {
+  pg = await startCluster({ major: 15 });
+  await pg.createDatabase('app');
+  await pg.query(
+    `CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL);
+     INSERT INTO customers SELECT g, 'customer ' || g FROM generate_series(1, 500) g;
+     CREATE TABLE orders (id bigserial PRIMARY KEY, customer int REFERENCES customers, total numeric(10,2));
+     INSERT INTO orders (customer, total) SELECT 1 + g % 500, g * 1.25 FROM generate_series(1, 2000) g;`,
+    [],
+    'app',
+  );
+  await pg.createRole('backup', backupPassword, 'LOGIN CREATEDB');
+  await pg.query('GRANT pg_read_all_data TO backup');
+  await pg.createRole('nobody', 'nobody-pass-123', 'LOGIN');
+  await pg.query('REVOKE ALL ON SCHEMA public FROM PUBLIC', [], 'app');
+  scratch = mkdtempSync(join(tmpdir(), 'pgvault-api-backup-'));
+  t = await startTestApp({ leaseSeconds: 10, workerPollMs: 200 });
+  for (const [name, value] of [['vault-key', 'a-long-vault-passphrase'], ['backup-pw', backupPassword], ['nobody-pw', 'nobody-pass-123'], ['super-pw', pg.password]] as const) {
+    expect((await t.http('PUT', `/v1/secrets/${name}`, { body: { value } })).status).toBe(200);
+  }
+  expect((await t.http('POST', '/v1/vaults', { body: { name: 'main', storageUrl: `file://${join(scratch, 'vault')}`, keyReference: 'secret:vault-key' } })).status).toBe(201);
+  const policy = await t.http('POST', '/v1/policies', {
+    body: { vault: 'main', name: 'daily', schedules: [{ repeatingInterval: 'R/2026-01-04T02:00:00/P1D', timeZone: 'UTC' }], retentionRules: [{ tag: 'Default', duration: 'P30D', priority: 0 }, { tag: 'Monthly', duration: 'P1Y', priority: 2 }] },
+  });
+  expect(policy.status).toBe(201);
+});
+
+afterAll(async () => {
+  await t?.stop();
+  await pg?.stop();
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+});
+
+const serverUrl = (user: string) => `postgresql://${user}@${pg.host}:${pg.port}/postgres`;
+
+async function waitForJob(id: string, timeoutMs = 90_000): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await t.http('GET', `/v1/jobs/${id}`);
+    if (['succeeded', 'failed', 'cancelled'].includes(String(res.json.state))) return res.json;
+    if (Date.now() > deadline) throw new Error(`job ${id} still ${String(res.json.state)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+describe('API: protection, backup, jobs, restore', () => {
+  it('refuses to protect with a role lacking grants: UserErrorMissingDBPermissions, nothing created', async () => {
+    const res = await t.http('POST', '/v1/instances', {
+      body: { name: 'weak', vault: 'main', policy: 'daily', datasource: { kind: 'database', serverUrl: serverUrl('nobody'), databaseName: 'app' }, credentialReference: 'secret:nobody-pw' },
+    });
+    expect(res.status, JSON.stringify(res.json)).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBeLessThan(500);
+    expect(res.json.code).toBe('UserErrorMissingDBPermissions');
+    expect(String(res.json.hint)).toMatch(/GRANT/);
+    expect(JSON.stringify(res.json)).not.toContain('nobody-pass-123');
+    expect(await t.app.catalog.backupInstances.list()).toHaveLength(0);
+  });
+
+  it('refuses a reference to a missing secret: 4xx, nothing created', async () => {
+    const res = await t.http('POST', '/v1/instances', {
+      body: { name: 'app-db', vault: 'main', policy: 'daily', datasource: { kind: 'database', serverUrl: serverUrl('backup'), databaseName: 'app' }, credentialReference: 'secret:not-there' },
+    });
+    expect(res.json.code).toBe('UserErrorCredentialNotFound');
+    expect(res.status).toBeLessThan(500);
+    expect(await t.app.catalog.backupInstances.list()).toHaveLength(0);
+  });
+
+  let pointId = '';
+  it('protects a database and backs it up now: 202 + job, then a recovery point', async () => {
+    const created = await t.http('POST', '/v1/instances', {
+      body: { name: 'app-db', vault: 'main', policy: 'daily', datasource: { kind: 'database', serverUrl: serverUrl('backup'), databaseName: 'app' }, credentialReference: 'secret:backup-pw' },
+    });
+    expect(created.status, JSON.stringify(created.json)).toBe(201);
+    expect(created.json.state).toBe('protecting');
+
+    const badTag = await t.http('POST', '/v1/instances/app-db/backup', { body: { tag: 'Yearly' } });
+    expect(badTag.status).toBe(400);
+
+    const res = await t.http('POST', '/v1/instances/app-db/backup', { body: { tag: 'Monthly' } });
+    expect(res.status, JSON.stringify(res.json)).toBe(202);
+    expect(res.json.type).toBe('backup');
+    expect(['queued', 'running']).toContain(res.json.state);
+    const job = await waitForJob(res.json.id as string);
+    expect(job.state, JSON.stringify(job)).toBe('succeeded');
+    const figures = job.figures as Record<string, number | string>;
+    expect(Number(figures.bytesDumped)).toBeGreaterThan(10_000);
+    expect(figures.tag).toBe('Monthly');
+    pointId = String(figures.recoveryPointId);
+
+    const points = await t.http('GET', '/v1/points?instance=app-db');
+    const items = points.json.items as Array<Record<string, unknown>>;
+    expect(items).toHaveLength(1);
+    expect(items[0]).toMatchObject({ id: pointId, tags: ['Monthly'], state: 'available' });
+    const shown = await t.http('GET', `/v1/points/${pointId}`);
+    expect((shown.json.entries as Array<{ name: string }>).map((e) => e.name)).toContain('databases/app.dump');
+
+    const log = await t.http('GET', `/v1/jobs/${res.json.id as string}/log`);
+    expect(JSON.stringify(log.json)).toContain('recovery point');
+    expect(JSON.stringify(log.json)).not.toContain(backupPassword);
+  });
+
+  it('lists jobs with filters (instance, type, state, time range) and cursor pages', async () => {
+    const second = await t.http('POST', '/v1/instances/app-db/backup', { body: {} });
+    expect(second.status).toBe(202);
+    const job2 = await waitForJob(second.json.id as string);
+    expect(job2.state).toBe('succeeded');
+    expect((job2.figures as Record<string, number>).bytesNew).toBeLessThan((job2.figures as Record<string, number>).bytesDumped);
+
+    const all = await t.http('GET', '/v1/jobs?instance=app-db&type=backup&state=succeeded');
+    expect((all.json.items as unknown[]).length).toBe(2);
+    expect((await t.http('GET', '/v1/jobs?type=restore')).json.items).toEqual([]);
+    expect((await t.http('GET', '/v1/jobs?state=failed')).json.items).toEqual([]);
+    const future = new Date(Date.now() + 3600_000).toISOString();
+    expect((await t.http('GET', `/v1/jobs?since=${encodeURIComponent(future)}`)).json.items).toEqual([]);
+    expect(((await t.http('GET', `/v1/jobs?until=${encodeURIComponent(future)}&vault=main`)).json.items as unknown[]).length).toBe(2);
+    const page1 = await t.http('GET', '/v1/jobs?limit=1');
+    expect((page1.json.items as unknown[]).length).toBe(1);
+    const page2 = await t.http('GET', `/v1/jobs?limit=1&cursor=${page1.json.nextCursor as string}`);
+    expect((page2.json.items as Array<{ id: string }>)[0]!.id).not.toBe((page1.json.items as Array<{ id: string }>)[0]!.id);
+    expect((await t.http('GET', '/v1/jobs?state=bogus')).status).toBe(400);
+    expect((await t.http('GET', '/v1/jobs?since=yesterday')).status).toBe(400);
+  });
+
+  it('refuses to restore over an existing database: 409 UserErrorTargetDatabaseExists, no job', async () => {
+    const jobsBefore = (await t.app.catalog.jobs.list()).length;
+    const res = await t.http('POST', `/v1/points/${pointId}/restore`, { body: { targetServerUrl: serverUrl('postgres'), credentialReference: 'secret:super-pw', database: 'app' } });
+    expect(res.status).toBe(409);
+    expect(res.json.code).toBe('UserErrorTargetDatabaseExists');
+    expect((await t.app.catalog.jobs.list()).length).toBe(jobsBefore);
+  });
+
+  it('restores into a new database with equal data', async () => {
+    const res = await t.http('POST', `/v1/points/${pointId}/restore`, { body: { targetServerUrl: serverUrl('postgres'), credentialReference: 'secret:super-pw', database: 'app_restored' } });
+    expect(res.status, JSON.stringify(res.json)).toBe(202);
+    const job = await waitForJob(res.json.id as string);
+    expect(job.state, JSON.stringify(job)).toBe('succeeded');
+    await assertDatabasesEqual({ cluster: pg, database: 'app' }, { cluster: pg, database: 'app_restored' });
+  });
+
+  it('restores as files: a pg_dump archive whose SHA-256 is the recorded one', async () => {
+    const dest = join(scratch, 'files');
+    const escaping = await t.http('POST', `/v1/points/${pointId}/restore-files`, { body: { destination: `${dest}/../../etc` } });
+    expect(escaping.status).toBe(400);
+    const res = await t.http('POST', `/v1/points/${pointId}/restore-files`, { body: { destination: dest } });
+    expect(res.status, JSON.stringify(res.json)).toBe(202);
+    const job = await waitForJob(res.json.id as string);
+    expect(job.state, JSON.stringify(job)).toBe('succeeded');
+    const point = await t.http('GET', `/v1/points/${pointId}`);
+    const entry = (point.json.entries as Array<{ name: string; sha256: string }>).find((e) => e.name === 'databases/app.dump')!;
+    const files = readdirSync(dest);
+    const dump = files.find((f) => f.endsWith('.dump'))!;
+    expect(createHash('sha256').update(readFileSync(join(dest, dump))).digest('hex')).toBe(entry.sha256);
+    expect(readFileSync(join(dest, dump)).subarray(0, 5).toString()).toBe('PGDMP');
+  });
+
+  it('suspend, resume and stop change the state; a stopped instance refuses backup now', async () => {
+    expect((await t.http('POST', '/v1/instances/app-db/suspend')).json.state).toBe('suspended');
+    expect((await t.http('POST', '/v1/instances/app-db/resume')).json.state).toBe('protecting');
+    const stopped = await t.http('POST', '/v1/instances/app-db/stop', { body: { mode: 'retain' } });
+    expect(stopped.json).toMatchObject({ state: 'stopped', stopMode: 'retain' });
+    const refused = await t.http('POST', '/v1/instances/app-db/backup', { body: {} });
+    expect(refused.status).toBe(409);
+  });
+});
