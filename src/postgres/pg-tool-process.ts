@@ -197,6 +197,7 @@ export function spawnPgTool(a: SpawnPgToolArgs): PgToolProcess {
 
   // stdin: counted on its way to the tool; destroyed before its end → the tool is stopped (it would wait forever).
   let stdin: Writable;
+  let settleInput: (err?: Error) => void = () => undefined;
   child.stdin.on('error', () => undefined); // EPIPE when the tool exits first: its exit status tells why
   if (a.useStdin) {
     const counter = new Transform({
@@ -214,8 +215,17 @@ export function spawnPgTool(a: SpawnPgToolArgs): PgToolProcess {
         terminate();
       }
     });
+    counter.on('error', () => undefined); // the failure also rejects `done`
     counter.pipe(child.stdin);
     stdin = counter;
+    // Once the tool has exited, a writer still writing must not wait forever on backpressure: after success
+    // (pg_restore --list reads only the header and TOC) the rest is discarded; after a failure the stream fails.
+    settleInput = (err) => {
+      if (inputEnded || counter.destroyed) return;
+      if (err) return void counter.destroy(err);
+      counter.unpipe(child.stdin);
+      counter.resume();
+    };
   } else {
     child.stdin.end();
     const closed = new PassThrough();
@@ -254,13 +264,16 @@ export function spawnPgTool(a: SpawnPgToolArgs): PgToolProcess {
       const result: PgToolResult = { tool, exitCode: code ?? -1, durationMs: Date.now() - started, bytes, log, errors: [] };
       if (cancelled) {
         stdout.destroy(cancelled);
+        settleInput(cancelled);
         return reject(cancelled);
       }
       if (code === 0) {
+        settleInput();
         progress();
         return resolve(result);
       }
       if (code === 1 && tool === 'pg_restore' && !abandoned && a.acceptErrors?.(errs.slice())) {
+        settleInput();
         return resolve({ ...result, errors: errs.slice() });
       }
       const err = abandoned
@@ -270,6 +283,7 @@ export function spawnPgTool(a: SpawnPgToolArgs): PgToolProcess {
           })
         : mapPgToolExit({ ctx: { actor: tool, cfg, clientVersion: client.version }, exitCode: code, signal: sig, lines: log });
       stdout.destroy(err);
+      settleInput(err);
       reject(err);
     });
   });

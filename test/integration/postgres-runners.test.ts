@@ -2,7 +2,8 @@
  *  out of argv and the environment, a hostile database name, progress, and every failure mapped to its code
  *  (auth, unknown database, SSL, lock timeout, connection cut mid-dump, cancellation). */
 import { existsSync, readFileSync } from 'node:fs';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   connect,
@@ -255,10 +256,19 @@ describe('spawnPgDumpGlobals and spawnPgRestore', () => {
     );
     expect(rows[0]).toEqual({ n: '40000', lo: 'large object bytes' });
 
-    // The table of contents, without connecting.
+    // The table of contents, without connecting: pg_restore stops reading after the TOC; a writer streaming the
+    // whole archive in small chunks still finishes.
+    const chunks = (): Readable => Readable.from((function* () {
+      for (let i = 0; i < archive.length; i += 16_384) yield archive.subarray(i, i + 16_384);
+    })());
     const toc = spawnPgRestore(admin, { client: pgRestore, mode: 'toc' });
-    toc.stdin.end(archive);
-    const [list] = await Promise.all([readAll(toc.stdout), toc.done]);
+    const [list] = await Promise.all([readAll(toc.stdout), toc.done, pipeline(chunks(), toc.stdin)]);
     expect(list.toString()).toMatch(/TABLE DATA public a_big /);
+
+    // A restore that fails at once (wrong password) fails the writer's stream too, instead of leaving it waiting.
+    const failing = spawnPgRestore({ ...admin, password: 'wrong-password-77' }, { client: pgRestore });
+    const [fed, failed] = await Promise.all([pipeline(chunks(), failing.stdin).catch((e: unknown) => e), failing.done.catch((e: unknown) => e)]);
+    expect(failed).toBeInstanceOf(UserErrorAuthenticationFailed);
+    expect(fed).toBe(failed);
   });
 });
