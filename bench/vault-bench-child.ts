@@ -1,0 +1,72 @@
+/** Child process of the vault benchmark, so that each save or load has its own peak RSS:
+ *    save <vaultDir>                      stdin → one manifest
+ *    save-generated <vaultDir> <bytes>    a generated, non-repeating mixed stream of that length → one manifest
+ *    load <vaultDir> <manifestId>         the manifest's entry → /dev/null
+ *  The passphrase comes from PGVAULT_BENCH_PASSPHRASE (never argv). Prints one JSON line with the wall time,
+ *  bytes, peak RSS (process.resourceUsage().maxRSS) and the RSS right after start-up (node + tsx + imports). */
+import { createWriteStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { FilesystemBackend } from '../src/storage/filesystem/filesystem-backend.ts';
+import { Vault, type ManifestId } from '../src/vault/index.ts';
+
+const baselineRssKiB = Math.round(process.memoryUsage().rss / 1024);
+const [mode, dir, arg] = process.argv.slice(2);
+const passphrase = process.env.PGVAULT_BENCH_PASSPHRASE;
+if (!mode || !dir || !passphrase) {
+  console.error('usage: PGVAULT_BENCH_PASSPHRASE=… node --import tsx bench/vault-bench-child.ts save|save-generated|load <vaultDir> [bytes|manifestId]');
+  process.exit(2);
+}
+
+/** Mixed bytes that never repeat: a 32 MiB pool of text rows and random bytes, each 4 KiB block stamped with a counter. */
+function generated(total: number): Readable {
+  const pool = Buffer.alloc(32 << 20);
+  let p = 0;
+  let row = 0;
+  while (p < pool.length) {
+    if (row % 3 === 0) {
+      for (let i = 0; i < 4096 && p + i < pool.length; i++) pool[p + i] = (Math.random() * 256) | 0;
+      p += 4096;
+    } else {
+      p += pool.write(`${row}\tcustomer ${row % 9973}\t{"sku": "A-${row % 1000}", "qty": ${row % 17}, "note": "shipped quickly"}\t${(row * 1.37).toFixed(2)}\n`, p);
+    }
+    row++;
+  }
+  let sent = 0;
+  let counter = 0;
+  return new Readable({
+    read() {
+      if (sent >= total) {
+        this.push(null);
+        return;
+      }
+      const n = Math.min(1 << 20, total - sent);
+      const off = (sent * 7) % (pool.length - n);
+      const piece = Buffer.from(pool.subarray(off, off + n));
+      for (let b = 0; b + 8 <= piece.length; b += 4096) piece.writeDoubleLE(counter++, b);
+      sent += n;
+      this.push(piece);
+    },
+  });
+}
+
+const vault = await Vault.open(new FilesystemBackend(dir), { passphrase });
+const t0 = performance.now();
+let result: Record<string, unknown>;
+if (mode === 'save' || mode === 'save-generated') {
+  const source = mode === 'save' ? process.stdin : generated(Number(arg));
+  const info = await vault.save(source, { bench: true });
+  result = { id: info.id, bytes: info.sizeBytes, newBytes: info.newBytes, storedBytes: info.storedBytes };
+} else if (mode === 'load') {
+  const out = createWriteStream('/dev/null');
+  let bytes = 0;
+  const counted = vault.load(arg as ManifestId);
+  counted.on('data', (c: Buffer) => (bytes += c.length));
+  await pipeline(counted, out);
+  result = { bytes };
+} else {
+  throw new Error(`unknown mode ${mode}`);
+}
+const ms = performance.now() - t0;
+await vault.close();
+console.log(JSON.stringify({ ...result, ms, maxRssKiB: process.resourceUsage().maxRSS, baselineRssKiB }));
