@@ -9,6 +9,7 @@ import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   discoverClients,
+  grantScript,
   onlyRoleErrors,
   parsePgUrl,
   pickClient,
@@ -81,6 +82,22 @@ describe('PostgreSQL 14 as a source', () => {
     const proc = spawnPgDump(cfg, { client: report.pgDump });
     [archive] = await Promise.all([readAll(proc.stdout), proc.done]);
     expect(archive.subarray(0, 5).toString()).toBe('PGDMP');
+  });
+  it('the full script on 14 (pg_read_all_data plus large objects) lets a bare role pass and dump', async () => {
+    await c14.createRole('reader2', 'reader2-pw-14', 'LOGIN');
+    const script = await grantScript('reader2', { databases: ['sales'], serverMajor: 14 });
+    const res = spawnSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', `host=127.0.0.1 port=${c14.port} user=postgres dbname=postgres`], {
+      input: script,
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PGPASSWORD: c14.password },
+    });
+    expect(res.stderr).toBe('');
+    const cfg = parsePgUrl(c14.url('sales', 'reader2', 'reader2-pw-14'));
+    const report = await preflight(cfg, { clients });
+    expect(report.role.readAllData).toBe(true);
+    const proc = spawnPgDump(cfg, { client: report.pgDump });
+    const [dump] = await Promise.all([readAll(proc.stdout), proc.done]);
+    expect(dump.length).toBeGreaterThan(1000);
   });
 });
 
