@@ -103,8 +103,9 @@ export class AzureBlobBackend implements StorageBackend {
     const blob = this.#blob(k);
     const conditions = opts.ifAbsent ? { ifNoneMatch: '*' } : {};
     const abortSignal = opts.signal;
+    let blocks: BlockReader | undefined;
     try {
-      const blocks = new BlockReader(bodyChunks(body, opts.signal), this.#blockBytes);
+      blocks = new BlockReader(bodyChunks(body, opts.signal), this.#blockBytes);
       const first = await blocks.next();
       if (blocks.ended) {
         // The whole body fits one request: Put Blob is atomic and conditional by itself.
@@ -140,6 +141,9 @@ export class AzureBlobBackend implements StorageBackend {
       if (abortSignal?.aborted) throw abortReason(abortSignal);
       await blob.commitBlockList(ids, { conditions, abortSignal });
     } catch (err) {
+      // Stop reading the body (a producer waiting on it learns of the failure); blocks in flight are
+      // abandoned and Azure discards uncommitted blocks.
+      await blocks?.close();
       if (opts.ifAbsent && isRest(err) && err.statusCode === 400 && errorCode(err) === 'InvalidBlockList') {
         // A concurrent writer committed first, which discards our uncommitted blocks: the key exists now.
         if (await blob.exists().catch(() => false)) throw new StorageErrorAlreadyExists(k, this.location);
@@ -252,6 +256,11 @@ class BlockReader {
     readonly chunks: AsyncIterator<Buffer>,
     readonly blockBytes: number,
   ) {}
+
+  /** Ends the iteration early (destroys a Readable body); never throws. */
+  async close(): Promise<void> {
+    await this.chunks.return?.(undefined).catch(() => undefined);
+  }
 
   async next(): Promise<Buffer> {
     const parts: Buffer[] = [];
