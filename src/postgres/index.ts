@@ -11,7 +11,7 @@ export { listDatabases, azureDefaultExcludedOwners } from './list-databases.ts';
 export type { MissingPrivilege, GrantScriptOptions } from './grant-script.ts';
 export { grantScript, grantsForMissing, describeMissing, quoteIdent, quoteLiteral, psqlConnect } from './grant-script.ts';
 export type { PreflightOptions, PreflightReport } from './preflight.ts';
-export { preflight } from './preflight.ts';
+export { preflight, fullGrantScript } from './preflight.ts';
 export type { PgToolProcess, PgToolResult, PgToolProgress } from './pg-tool-process.ts';
 export type { SpawnPgDumpOptions, SpawnPgDumpGlobalsOptions } from './spawn-pg-dump.ts';
 export { spawnPgDump, spawnPgDumpGlobals } from './spawn-pg-dump.ts';

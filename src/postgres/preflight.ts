@@ -5,7 +5,7 @@
 import type pg from 'pg';
 import { discoverClients, pickClient, type PgClient, type PgClientSet } from './discover-clients.ts';
 import { connect, withConnection } from './connect.ts';
-import { describeMissing, grantsForMissing, type MissingPrivilege } from './grant-script.ts';
+import { describeMissing, grantScript, grantsForMissing, type MissingPrivilege } from './grant-script.ts';
 import { queryDatabases, type DatabaseInfo, type ListDatabasesOptions } from './list-databases.ts';
 import { describeTarget, withDatabase, type PgConnectionConfig } from './pg-connection-config.ts';
 import { UserErrorDatabaseNotFound, UserErrorMissingDBPermissions } from './pg-errors.ts';
@@ -193,5 +193,26 @@ function permissionsError(cfg: PgConnectionConfig, missing: MissingPrivilege[], 
       (scriptLines <= 12 ? `Run as a superuser with psql:\n${script}` : 'Run the script in details.grantScript with psql as a superuser (or the full script: pgvault grants). ') +
       (connectOnly ? ' The objects inside the database can be checked once the role may connect: run the pre-flight check again.' : ''),
     details: { role: cfg.user, missing: listed, missingPrivileges: missing, grantScript: script },
+  });
+}
+
+/** The full grant script (see grantScript) for `role` (default: cfg.user) on `cfg`'s server: reads the server's
+ *  major version and the databases (cfg.database, or every included one for a whole server) over a connection
+ *  with `cfg`, which may be the backup role itself (catalogs are readable by everyone). Read-only. */
+export async function fullGrantScript(cfg: PgConnectionConfig, opts: Omit<PreflightOptions, 'clients'> & { role?: string; readAllData?: boolean } = {}): Promise<string> {
+  const { major, names } = await withConnection(cfg, async (client) => {
+    const v = await client.query<{ num: string }>("SELECT current_setting('server_version_num') AS num");
+    const listOpts: ListDatabasesOptions = {
+      ...(opts.excludeDatabases ? { excludeNames: opts.excludeDatabases } : {}),
+      ...(opts.excludeOwners ? { excludeOwners: opts.excludeOwners } : {}),
+      ...(opts.azureDefaults ? { azureDefaults: true } : {}),
+    };
+    const dbs = opts.wholeServer ? (await queryDatabases(client, listOpts)).map((d) => d.name) : [cfg.database];
+    return { major: Math.floor(Number(v.rows[0]?.num) / 10000), names: dbs };
+  });
+  return grantScript(opts.role ?? cfg.user, {
+    databases: names,
+    serverMajor: major,
+    ...(opts.readAllData === undefined ? {} : { readAllData: opts.readAllData }),
   });
 }

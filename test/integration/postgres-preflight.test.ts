@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   discoverClients,
+  fullGrantScript,
   grantScript,
   listDatabases,
   parsePgUrl,
@@ -110,7 +111,10 @@ describe('preflight on PostgreSQL 13', () => {
 
   it('the full script for a role covers every object, and objects and schemas created later; new large objects are reported', async () => {
     const cfg = parsePgUrl(cluster.url('shop', 'bk2', 'bk2-password-1'));
-    psql(await grantScript('bk2', { databases: ['shop'], serverMajor: 13 }));
+    // Read from the server by the role itself (catalogs are public), as `pgvault grants` would.
+    const script = await fullGrantScript(parsePgUrl(cluster.url('postgres', 'bk2', 'bk2-password-1')), { wholeServer: true, excludeDatabases: ['postgres'] });
+    expect(script).toBe(await grantScript('bk2', { databases: ['shop'], serverMajor: 13 }));
+    psql(script);
     psql('ALTER ROLE bk2 BYPASSRLS;');
     await preflight(cfg, { clients });
 
