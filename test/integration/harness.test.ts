@@ -2,8 +2,8 @@
  *  refuses a wrong password, keeps its socket dir private, and leaves nothing behind after stop(), after a test
  *  process that exits without stopping, and after one that is SIGKILLed. */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -39,8 +39,10 @@ describe.each(allMajors)('PostgreSQL %i', (major: PgMajor) => {
     await cluster?.stop();
   });
 
-  it('starts in under 3 s and reports its own major version', async () => {
-    expect(startMs).toBeLessThan(3000);
+  it('starts in under 3 s (on an idle machine) and reports its own major version', async () => {
+    // initdb is CPU-bound: on a machine shared with other test files the budget grows with the run queue.
+    const budgetMs = 3000 * Math.max(1, loadavg()[0]! / availableParallelism());
+    expect(startMs, `start took ${Math.round(startMs)} ms, budget ${Math.round(budgetMs)} ms`).toBeLessThan(budgetMs);
     expect(cluster.version).toMatch(new RegExp(`^${major}\\.\\d+$`));
     expect(Math.floor(cluster.versionNum / 10000)).toBe(major);
     const out = spawnSync(join(cluster.binDir, 'postgres'), ['--version'], { encoding: 'utf8' }).stdout;
@@ -104,6 +106,37 @@ describe.each(allMajors)('PostgreSQL %i', (major: PgMajor) => {
     expect(existsSync(cluster.socketDir)).toBe(false);
     expect((await connectError(cluster, cluster.password))?.code).toBe('ECONNREFUSED');
     await cluster.stop();
+  });
+});
+
+describe('settings and failures', () => {
+  it('applies extra postgresql.conf settings', async () => {
+    const c = await startCluster({ major: 16, settings: { max_connections: '17', 'pgvault.test_label': "it's here" } });
+    try {
+      const [row] = await c.query<{ max: string; label: string }>(
+        "SELECT current_setting('max_connections') AS max, current_setting('pgvault.test_label') AS label",
+      );
+      expect(row).toEqual({ max: '17', label: "it's here" });
+    } finally {
+      await c.stop();
+    }
+  });
+
+  it('fails to start with the server log in the error, and leaves no dir behind', async () => {
+    const before = new Set(readdirSync(tmpdir()).filter((n) => n.startsWith('pgvault-pg14-')));
+    const err = await startCluster({ major: 14, settings: { shared_buffers: 'plenty' } }).then(
+      () => undefined,
+      (e: unknown) => e as { code?: string; details?: { log?: string } },
+    );
+    expect(err?.code).toBe('InternalErrorUnexpected');
+    expect(err?.details?.log).toMatch(/invalid value for parameter "shared_buffers": "plenty"/);
+    const after = readdirSync(tmpdir()).filter((n) => n.startsWith('pgvault-pg14-') && !before.has(n));
+    expect(after).toEqual([]);
+  });
+
+  it('refuses an unknown major and a malformed setting name with coded errors', async () => {
+    await expect(startCluster({ major: 12 as PgMajor })).rejects.toMatchObject({ code: 'UserErrorInvalidInput' });
+    await expect(startCluster({ major: 15, settings: { "x'; y": '1' } })).rejects.toMatchObject({ code: 'UserErrorInvalidInput' });
   });
 });
 

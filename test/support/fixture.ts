@@ -15,7 +15,7 @@ export const fixtureLargeObjects = { greeting: 424242, blob: 424243, empty: 4242
 export const fixtureExtensions = ['hstore', 'citext', 'pgcrypto'] as const;
 
 export interface FixtureOptions {
-  /** Row-count multiplier: scale 1 is a few MB for tests; about 1 GB needs scale ~100 (see docs/architecture.md). */
+  /** Row-count multiplier: scale 1 is ~11 MB of data for tests, each unit adds ~9 MB: 1 GB is scale ~115. */
   scale?: number;
   /** Seed of all generated content; equal seeds give equal content on one major. */
   seed?: number;
@@ -468,7 +468,7 @@ export async function buildFixture(cluster: PgCluster, database: string, opts: F
   const scale = opts.scale ?? 1;
   const seed = opts.seed ?? 1;
   if (!(scale > 0) || !Number.isFinite(scale)) {
-    throw new UserErrorInvalidInput(`fixture scale ${String(scale)} is not a positive number`, { hint: 'Use 1 for tests, ~100 for 1 GB.' });
+    throw new UserErrorInvalidInput(`fixture scale ${String(scale)} is not a positive number`, { hint: 'Use 1 for tests, ~115 for 1 GB.' });
   }
   await ensureRoles(cluster);
   const exists = await cluster.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
