@@ -19,3 +19,4 @@ export { FaultyBackend, type Fault, type FaultRule, type FaultyBackendOptions, t
 export { ReadOnlyBackend } from './decorators/read-only-backend.ts';
 export { S3Backend, parseS3Url, type S3Options, type S3Location } from './s3/s3-backend.ts';
 export { openStorage, storageKindOf, filesystemRootOf, type OpenStorageOptions } from './open-storage.ts';
+export { LoggingBackend, type StorageLogger, type LoggingBackendOptions } from './decorators/logging-backend.ts';
