@@ -145,6 +145,14 @@ describe('compareDatabases on PostgreSQL 15', () => {
     expect(diffs).toEqual([expect.stringMatching(/^rows app\.orders_2024: differs/), expect.stringMatching(/^rows archive\.letters: differs/)]);
   });
 
+  it('catches changed contents of a materialized view and of an unlogged table', async () => {
+    const diffs = await differencesAfter(`
+      UPDATE app.orders SET total = total + 1 WHERE id = (SELECT min(id) FROM app.orders_2025);
+      REFRESH MATERIALIZED VIEW app.daily_totals;
+      DELETE FROM app.session_cache WHERE token = (SELECT min(token) FROM app.session_cache);`);
+    expect(diffs.map((d) => d.split(':')[0])).toEqual(['rows app.daily_totals', 'rows app.orders_2025', 'rows app.session_cache']);
+  });
+
   it('catches one missing large object and one changed large object', async () => {
     const missing = await differencesAfter(`SELECT lo_unlink(${fixtureLargeObjects.blob})`);
     expect(missing).toContain(`large object ${fixtureLargeObjects.blob}: missing in b (a: exists)`);
@@ -231,6 +239,11 @@ describe('churn', () => {
       await assertDatabasesEqual({ cluster: main(), database: x }, { cluster: main(), database: y });
       const vsSource = await compareDatabases({ cluster: main(), database: 'fx' }, { cluster: main(), database: x });
       expect(vsSource.differences).toContainEqual(expect.stringMatching(/^rows app\.events: differs/));
+      const oldest = "SELECT string_agg(md5(e::text), ',' ORDER BY id) AS h FROM app.events e WHERE id <= 500";
+      const [before] = await main().query<{ h: string }>(oldest, [], 'fx');
+      const [after] = await main().query<{ h: string }>(oldest, [], x);
+      if (pattern === 'recent') expect(after?.h).toBe(before?.h);
+      else expect(after?.h).not.toBe(before?.h);
       if (pattern === 'scattered-all') {
         expect(vsSource.differences).toContainEqual(expect.stringMatching(/^rows "Straße & Co"\."Kunden Liste": differs/));
       } else {
