@@ -120,7 +120,7 @@ export class FilesystemBackend implements StorageBackend {
       const start = range?.offset ?? 0;
       const end = range ? Math.min(range.offset + range.length, st.size) - 1 : undefined;
       // The stream owns the handle from here and closes it on end, error or destroy (signal included).
-      return fh.createReadStream({ start, end, autoClose: true, highWaterMark: 256 * 1024, ...(signal ? { signal } : {}) });
+      return fh.createReadStream({ start, end, autoClose: true, highWaterMark: 1024 * 1024, ...(signal ? { signal } : {}) });
     } catch (err) {
       await fh.close().catch(() => undefined);
       throw this.#translate(err, key, 'get');
