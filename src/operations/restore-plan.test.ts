@@ -95,6 +95,9 @@ describe('planRestore', () => {
     expect(a!.dumpIds).toEqual([seqSet.dumpId, ordersData.dumpId]);
     expect(b!.dumpIds).toEqual([customersData.dumpId, otherData.dumpId]);
     expect(b!.ranges).toEqual([{ offset: 1500, length: 550 }]);
+    // The primary key of orders is built by the worker that loads orders; the foreign key spans both workers.
+    expect(a!.postDataIds).toEqual([pk.dumpId]);
+    expect(b!.postDataIds).toEqual([]);
     expect(renderRestoreList(a!.dumpIds, toc)).toBe(`${seqSet.dumpId}; SEQUENCE SET orders_id_seq\n${ordersData.dumpId}; TABLE DATA orders\n`);
   });
 });

@@ -27,6 +27,9 @@ export interface DataGroup {
   /** Archive byte ranges to append after the TOC, in order (adjacent blocks merged). */
   ranges: { offset: number; length: number }[];
   bytes: number;
+  /** Post-data entries (indexes, non-foreign-key constraints) touching only this worker's tables: the worker
+   *  builds them as soon as its data is in, while other workers still load (what pg_restore -j overlaps too). */
+  postDataIds: number[];
 }
 
 export interface RestorePlan {
@@ -270,8 +273,29 @@ function groupData(toc: readonly TocEntry[], blocks: readonly DataBlock[], selec
       if (last && last.offset + last.length === b.offset) last.length += b.lengthBytes;
       else ranges.push({ offset: b.offset, length: b.lengthBytes });
     }
-    return { dumpIds: [...(i === 0 ? noBlock : []), ...ordered.map((b) => b.dumpId)], ranges, bytes: g.bytes };
+    const dumpIds = [...(i === 0 ? noBlock : []), ...ordered.map((b) => b.dumpId)];
+    return { dumpIds, ranges, bytes: g.bytes, postDataIds: localPostData(toc, new Set(dumpIds), selected) };
   });
+}
+
+const workerLocalDescs = new Set(['INDEX', 'CONSTRAINT']);
+
+/** Selected post-data INDEX / CONSTRAINT entries whose relations all have their data restored by this worker. */
+function localPostData(toc: readonly TocEntry[], dataIds: Set<number>, selected: Set<number>): number[] {
+  const byId = new Map(toc.map((e) => [e.dumpId, e]));
+  const tables = new Set<number>();
+  for (const id of dataIds) {
+    const data = byId.get(id);
+    if (data?.desc !== 'TABLE DATA') continue;
+    for (const d of data.dependencies) if (byId.get(d)?.desc === 'TABLE') tables.add(d);
+  }
+  return toc
+    .filter((e) => e.section === 'post-data' && workerLocalDescs.has(e.desc) && selected.has(e.dumpId))
+    .filter((e) => {
+      const rels = e.dependencies.map((d) => byId.get(d)).filter((d) => d !== undefined && relationDescs.has(d.desc));
+      return rels.length > 0 && rels.every((d) => tables.has(d!.dumpId));
+    })
+    .map((e) => e.dumpId);
 }
 
 /** The text of a pg_restore -L list: one "dumpId; desc tag" line per entry, in the given order. */

@@ -2,7 +2,8 @@
  *  newer major), created by a role with CREATEDB. Serial restore streams the archive straight from the vault into
  *  pg_restore. Parallel restore keeps pg_restore -j's gain without a spool file: pre-data from the TOC alone, the
  *  data section through N concurrent `pg_restore --section=data` each fed a partial archive (header + TOC + only
- *  its tables' blocks, read from the vault by range), post-data with -j from a tiny TOC-only file. Spool mode (the
+ *  its tables' blocks, read from the vault by range) and then building its own tables' indexes and keys, the rest
+ *  of post-data with -j from a tiny TOC-only file. Spool mode (the
  *  whole archive in a private temp file, then plain pg_restore -j) only when asked. Missing roles are reported
  *  with the ACL entries skipped; it never drops a database unless `replace` was asked. */
 import { createHash } from 'node:crypto';
@@ -362,6 +363,14 @@ async function restoreParallel(
       sources.push(Readable.from(ranges()));
       const n = await feed(p, sources, pa, false);
       ctx.log.push(...p.log);
+      if (g.postDataIds.length > 0) {
+        // Its tables' indexes and keys now, while the other workers still load data.
+        const postList = join(ctx.dir, `post-${i}.list`);
+        await writeFile(postList, renderRestoreList(g.postDataIds, toc), { mode: 0o600 });
+        const post = spawnPgRestore(ctx.cfg, { ...ctx.base, list: postList, section: 'post-data' });
+        await feed(post, [tocBytes], pa, false);
+        ctx.log.push(...post.log);
+      }
       return n;
     }),
   );
@@ -369,10 +378,14 @@ async function restoreParallel(
   if (failed) throw (failed as PromiseRejectedResult).reason;
   for (const r of results) bytes += (r as PromiseFulfilledResult<number>).value;
 
-  // 3. post-data: indexes, constraints, triggers, ACLs with -j, from a seekable TOC-only file (no data in it).
+  // 3. the rest of post-data (foreign keys, triggers, ACLs, indexes spanning workers) with -j, from a seekable
+  //    TOC-only file (no data in it).
   const tocFile = join(ctx.dir, 'toc.dump');
   await writeFile(tocFile, tocBytes, { mode: 0o600 });
-  const post = spawnPgRestore(ctx.cfg, { ...ctx.base, section: 'post-data', file: tocFile, jobs: ctx.jobs });
+  const done = new Set(groups.flatMap((g) => g.postDataIds));
+  const finalList = join(ctx.dir, 'post-final.list');
+  await writeFile(finalList, renderRestoreList(plan.selected.filter((id) => !done.has(id)), toc), { mode: 0o600 });
+  const post = spawnPgRestore(ctx.cfg, { ...ctx.base, list: finalList, section: 'post-data', file: tocFile, jobs: ctx.jobs });
   await post.done;
   ctx.log.push(...post.log);
   return bytes;

@@ -92,14 +92,12 @@ afterAll(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-/** Files and dirs directly in the temp dir that were not there before, except this test's own work dir. */
-function tmpEntries(): Set<string> {
-  return new Set(readdirSync(tmpdir()));
-}
-
 describe('runBackup', () => {
   it('streams pg_dump into the vault with no temp file, recording the archive SHA-256 and index', async () => {
-    const before = tmpEntries();
+    // A private TMPDIR for the run (os.tmpdir() reads it at each call): other test files create temp dirs too.
+    const privateTmp = mkdtempSync(join(work, 'tmp-'));
+    const savedTmp = process.env.TMPDIR;
+    process.env.TMPDIR = privateTmp;
     const openFiles = new Set<string>();
     let watching = true;
     const watcher = (async () => {
@@ -116,17 +114,23 @@ describe('runBackup', () => {
       }
     })();
     const progress: number[] = [];
-    backup = await runBackup(vault, srcCfg, { database: 'shopdb', clients, onProgress: (p) => progress.push(p.bytesDumped) });
-    watching = false;
-    await watcher;
-    // No file outside the vault was opened by this process while the dump streamed, and none was left behind.
-    const foreign = [...openFiles].filter((f) => f.startsWith(tmpdir()) && !f.startsWith(vaultDir) && !/pgvault-pgpass-/.test(f));
-    expect(foreign).toEqual([]);
-    const added = [...tmpEntries()].filter((e) => !before.has(e));
-    expect(added).toEqual([]);
-    for (const f of readdirSync(vaultDir, { recursive: true }) as string[]) {
-      expect(f, 'only vault objects in the vault dir').toMatch(/^(config|keys|data|index|manifests|plans|locks|snapshots)(\/|$)/);
+    try {
+      backup = await runBackup(vault, srcCfg, { database: 'shopdb', clients, onProgress: (p) => progress.push(p.bytesDumped) });
+    } finally {
+      watching = false;
+      if (savedTmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = savedTmp;
     }
+    await watcher;
+    // This process opened no file outside the vault while the dump streamed (the private password file aside),
+    // and nothing was left behind in its temp dir.
+    const foreign = [...openFiles].filter((f) => !f.startsWith(vaultDir) && (f.startsWith(privateTmp) || f.startsWith(tmpdir())) && !/pgvault-pgpass-/.test(f));
+    expect(foreign).toEqual([]);
+    expect(readdirSync(privateTmp)).toEqual([]);
+    for (const f of readdirSync(vaultDir, { recursive: true }) as string[]) {
+      expect(f, 'only vault objects in the vault dir').toMatch(/^(config|keys|data|index|manifests|plans|locks|snapshots|prune)(\/|$)/);
+    }
+    expect(progress.length).toBeGreaterThan(0);
 
     expect(backup.bytesDumped).toBeGreaterThan(10_000_000);
     expect(backup.sha256).toMatch(/^[0-9a-f]{64}$/);
