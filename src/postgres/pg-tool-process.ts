@@ -34,7 +34,9 @@ export interface PgToolResult {
 /** A running tool. Read `stdout` (the dump) or write `stdin` (the archive to restore); backpressure reaches the
  *  child. `done` resolves when the tool exited 0 and its output was read; it rejects with a coded error mapped
  *  from stderr otherwise, with UserErrorPgToolCancelled after the signal aborted or kill() was called.
- *  Abandoning `stdout` or destroying `stdin` before the end kills the tool. `log` fills while it runs. */
+ *  Abandoning `stdout` or destroying `stdin` before the end kills the tool. `log` fills while it runs.
+ *  The spawn functions throw (coded, synchronously) when the tool cannot start: signal already aborted, client
+ *  not executable, options refused. */
 export interface PgToolProcess {
   tool: PgToolName;
   client: PgClient;

@@ -18,6 +18,7 @@ import {
   UserErrorDatabaseNotFound,
   UserErrorLockTimeout,
   UserErrorPgToolCancelled,
+  UserErrorPgToolFailed,
   UserErrorSslUnavailable,
   type PgClient,
   type PgConnectionConfig,
@@ -205,6 +206,16 @@ describe('spawnPgDump', () => {
     expect(err).toBeInstanceOf(UserErrorPgToolCancelled);
     expect(existsSync(`/proc/${proc.pid}`)).toBe(false);
     await waitFor('the server session to end', async () => (await backends(app)) === 0, 10_000);
+  });
+  it('a reader that abandons the stream stops pg_dump instead of leaving it blocked', async () => {
+    let table: string | undefined;
+    const proc = spawnPgDump(dumper, { client: pgDump, onProgress: (p) => (table = p.currentTable) });
+    await waitFor('pg_dump to reach a_big', () => table === 'public.a_big');
+    proc.stdout.destroy();
+    const err = await proc.done.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UserErrorPgToolFailed);
+    expect((err as Error).message).toContain('the reader of its output went away');
+    expect(existsSync(`/proc/${proc.pid}`)).toBe(false);
   });
 });
 
