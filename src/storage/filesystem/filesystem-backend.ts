@@ -190,6 +190,38 @@ export class FilesystemBackend implements StorageBackend {
 
   async close(): Promise<void> {}
 
+  /** Removes temp files left by puts that died (kill -9, power loss) and were last modified before
+   *  `olderThan`; returns how many it removed. Give a generous grace period: a live put's temp file is
+   *  younger than its slowest body. Not part of StorageBackend: the filesystem alone leaves such debris. */
+  async removeTempFiles(olderThan: Date): Promise<number> {
+    let removed = 0;
+    const dirs: string[] = [this.rootDir];
+    while (dirs.length > 0) {
+      const dirPath = dirs.pop()!;
+      let dir: Dir;
+      try {
+        dir = await opendir(dirPath, { bufferSize: 64 });
+      } catch (err) {
+        if (code(err) === 'ENOENT' || code(err) === 'ENOTDIR') continue;
+        throw this.#translate(err, dirPath, 'sweep');
+      }
+      for await (const ent of dir) {
+        const p = join(dirPath, ent.name);
+        if (ent.isDirectory()) dirs.push(p);
+        else if (ent.isFile() && ent.name.startsWith(tempFilePrefix)) {
+          const st = await stat(p).catch(() => undefined);
+          if (st && st.mtime < olderThan) {
+            await unlink(p).catch((err: unknown) => {
+              if (code(err) !== 'ENOENT') throw this.#translate(err, p, 'sweep');
+            });
+            removed++;
+          }
+        }
+      }
+    }
+    return removed;
+  }
+
   #objectInTheWay(key: string): UserErrorInvalidStorageKey {
     return new UserErrorInvalidStorageKey(
       `cannot store "${key}" in ${this.location}: a path component is an object, or the key is a prefix of other objects`,
