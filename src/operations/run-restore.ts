@@ -262,6 +262,11 @@ export async function runRestore(
     } else {
       bytesRead += await restoreParallel(vault, manifestId, pa, tocBytes, toc, plan, { cfg, base, dir, jobs, log, onProgress: opts.onProgress });
     }
+  } catch (err) {
+    // The database was created by this restore and is incomplete: drop it, so that nobody mistakes it for a
+    // restored one and a retry does not meet UserErrorTargetDatabaseExists.
+    await withConnection(target, (c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(opts.newDatabase)}${info.major >= 13 ? ' WITH (FORCE)' : ''}`)).catch(() => undefined);
+    throw err;
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -241,6 +241,19 @@ describe('runRestore into a newer major as a CREATEDB role', () => {
     expect(await summary(dst, 'serial')).toEqual(expected);
   });
 
+  it('drops the database it created when the restore fails, and says why', async () => {
+    const ac = new AbortController();
+    const err = await runRestore(vault, backup.manifest.id as ManifestId, 'shopdb', dstCfg, {
+      newDatabase: 'cancelled',
+      jobs: 2,
+      clients,
+      signal: ac.signal,
+      onProgress: () => ac.abort(new Error('stop')),
+    }).catch((e: unknown) => e);
+    expect((err as { code?: string }).code).toBe('UserErrorPgToolCancelled');
+    expect(await dst.query(`SELECT 1 FROM pg_database WHERE datname = 'cancelled'`)).toEqual([]);
+  });
+
   it('restores chosen tables (with their sequences, indexes and constraints) into a new database', async () => {
     await runRestore(vault, backup.manifest.id as ManifestId, 'shopdb', dstCfg, { newDatabase: 'only_customers', tables: ['shop.customers'], jobs: 2, clients });
     const got = await summary(dst, 'only_customers');
