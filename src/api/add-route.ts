@@ -4,7 +4,7 @@
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import type { Clock } from '../lib/index.ts';
 import type { BodyOf, ParamsOf, Permission, QueryOf, ResponseOf, Role, RouteSpec } from './contract/index.ts';
-import type { AuditLog, InstanceService, JobService, PointService, PolicyService, SecretService, TokenStore, VaultService } from './ports.ts';
+import type { AuditLog, GrantScriptFn, InstanceService, JobService, PointService, PolicyService, SecretService, TokenStore, VaultService } from './ports.ts';
 
 /** The caller, as established by the bearer token. */
 export interface AuthContext {
@@ -40,6 +40,7 @@ export interface ApiDeps {
   instances?: InstanceService;
   jobs?: JobService;
   points?: PointService;
+  grants?: GrantScriptFn;
   /** Route modules registered after the built-in ones (vaults, jobs …), each adding routes with addRoute(). */
   plugins?: Array<(api: ApiServer) => void>;
 }

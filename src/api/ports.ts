@@ -94,4 +94,10 @@ export interface JobService {
 export interface PointService {
   list(filter: { vault?: string; instance?: string }): Promise<RecoveryPoint[]>;
   get(id: string): Promise<RecoveryPoint>;
+  /** Soft delete by hand (the last point too); a locked vault refuses before expiry. */
+  delete(id: string): Promise<RecoveryPoint>;
+  undelete(id: string): Promise<RecoveryPoint>;
 }
+
+/** The privilege script for a backup role (pure: connects to nothing). */
+export type GrantScriptFn = (role: string, opts: { databases: string[]; serverMajor?: number }) => Promise<string>;

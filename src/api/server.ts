@@ -13,7 +13,7 @@ import type { TokenStore } from './ports.ts';
 import { problemOf, toPgvaultError } from './problem.ts';
 import { instanceRoutes, policyRoutes, secretRoutes, vaultRoutes } from './routes/resources.ts';
 import { systemRoutes } from './routes/system.ts';
-import { jobRoutes, pointRoutes } from './routes/work.ts';
+import { grantRoutes, jobRoutes, pointRoutes } from './routes/work.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 
 const mutating = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -104,6 +104,7 @@ export async function buildApiServer(deps: ApiDeps): Promise<ApiServer> {
   if (deps.instances) instanceRoutes(api, deps.instances);
   if (deps.jobs) jobRoutes(api, deps.jobs);
   if (deps.points) pointRoutes(api, deps.points);
+  if (deps.grants) grantRoutes(api, deps.grants);
   for (const plugin of deps.plugins ?? []) plugin(api);
   return api;
 }

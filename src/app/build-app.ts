@@ -8,7 +8,7 @@ import { buildApiServer, type ApiDeps, type ApiServer } from '../api/index.ts';
 import { openCatalog, type Catalog } from '../catalog/index.ts';
 import { systemClock, UserErrorConflict, type Clock } from '../lib/index.ts';
 import { Scheduler, startJobQueue, Worker, type JobQueue } from '../jobs/index.ts';
-import { preflight } from '../postgres/index.ts';
+import { grantScript, preflight } from '../postgres/index.ts';
 import { loadMasterKey, SecretStore } from '../secrets/index.ts';
 import type { StorageBackend } from '../storage/index.ts';
 import type { ScryptParams } from '../vault/index.ts';
@@ -96,6 +96,7 @@ export async function buildApp(config: AppConfig, overrides: AppOverrides = {}):
       instances,
       jobs: jobServiceOf({ catalog, queue, secrets, clock }),
       points: pointServiceOf(catalog),
+      grants: (role, opts) => grantScript(role, opts),
     };
     api = await buildApiServer(deps);
   } catch (err) {

@@ -169,6 +169,8 @@ export function pointServiceOf(catalog: Catalog): PointService {
       return (await catalog.recoveryPoints.list({ ...(vaultId ? { vaultId } : {}), ...(instanceId ? { instanceId } : {}) })).map(pointView);
     },
     get: async (id) => pointView(await catalog.recoveryPoints.get(id)),
+    delete: async (id) => pointView(await catalog.recoveryPoints.softDelete(id)),
+    undelete: async (id) => pointView(await catalog.recoveryPoints.undelete(id)),
   };
 }
 

@@ -170,6 +170,25 @@ describe('API: protection, backup, jobs, restore', () => {
     expect(readFileSync(join(dest, dump)).subarray(0, 5).toString()).toBe('PGDMP');
   });
 
+  it('deletes (soft) and undeletes a recovery point; a deleted point cannot be restored', async () => {
+    const del = await t.http('DELETE', `/v1/points/${pointId}`);
+    expect(del.status, JSON.stringify(del.json)).toBe(200);
+    expect(del.json.state).toBe('soft_deleted');
+    const refused = await t.http('POST', `/v1/points/${pointId}/restore-files`, { body: { destination: join(scratch, 'never') } });
+    expect(refused.status).toBe(409);
+    const back = await t.http('POST', `/v1/points/${pointId}/undelete`);
+    expect(back.json.state).toBe('available');
+  });
+
+  it('answers the privilege script for a role', async () => {
+    const res = await t.http('GET', '/v1/grants?role=backup&database=app&database=billing&serverMajor=15');
+    expect(res.status, JSON.stringify(res.json)).toBe(200);
+    expect(String(res.json.script)).toContain('GRANT pg_read_all_data TO "backup";');
+    expect(String(res.json.script)).toContain('GRANT CONNECT ON DATABASE "billing" TO "backup";');
+    expect((await t.http('GET', '/v1/grants?role=backup')).status).toBe(400);
+    expect((await t.http('GET', '/v1/grants?role=ba%00ck&database=app')).status).toBe(400);
+  });
+
   it('suspend, resume and stop change the state; a stopped instance refuses backup now', async () => {
     expect((await t.http('POST', '/v1/instances/app-db/suspend')).json.state).toBe('suspended');
     expect((await t.http('POST', '/v1/instances/app-db/resume')).json.state).toBe('protecting');

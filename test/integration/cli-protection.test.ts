@@ -108,6 +108,16 @@ describe('pgvault CLI: protect, back up, restore', () => {
     await assertDatabasesEqual({ cluster: pg, database: 'shop' }, { cluster: pg, database: 'shop_copy' });
   });
 
+  it('grants prints the privilege script; point delete and undelete', async () => {
+    const g = await cli(['grants', 'backup', '--database', 'shop', '--server-major', '15']);
+    expect(g.code, g.stderr).toBe(0);
+    expect(g.stdout).toContain('GRANT pg_read_all_data TO "backup";');
+    const d = await cli(['point', 'delete', pointId]);
+    expect(d.stdout).toMatch(/^state:\s+soft_deleted$/m);
+    const u = await cli(['point', 'undelete', pointId]);
+    expect(u.stdout).toMatch(/^state:\s+available$/m);
+  });
+
   it('restore-files --wait writes a pg_dump archive', async () => {
     const dest = join(scratch, 'files');
     const r = await cli(['restore-files', pointId, '--to', dest, '--wait']);

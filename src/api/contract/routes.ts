@@ -66,8 +66,12 @@ export const routes = {
 
   pointList: route({ method: 'GET', url: '/v1/points', permission: 'read', summary: 'List recovery points, newest first', status: 200, query: S.PointFilter, response: S.RecoveryPointList }),
   pointShow: route({ method: 'GET', url: '/v1/points/:id', permission: 'read', summary: 'One recovery point', status: 200, params: S.IdParams, response: S.RecoveryPoint }),
+  pointDelete: route({ method: 'DELETE', url: '/v1/points/:id', permission: 'manage', summary: 'Delete a recovery point (soft delete: recoverable for the vault\'s soft-delete days; a locked vault refuses before expiry)', status: 200, params: S.IdParams, response: S.RecoveryPoint }),
+  pointUndelete: route({ method: 'POST', url: '/v1/points/:id/undelete', permission: 'manage', summary: 'Bring back a soft-deleted recovery point', status: 200, params: S.IdParams, response: S.RecoveryPoint }),
   restore: route({ method: 'POST', url: '/v1/points/:id/restore', permission: 'restore', summary: 'Restore a recovery point as a new database: answers 202 with the queued job', status: 202, params: S.IdParams, body: S.RestoreRequest, response: S.Job }),
   restoreFiles: route({ method: 'POST', url: '/v1/points/:id/restore-files', permission: 'restore', summary: 'Write a recovery point as pg_dump files: answers 202 with the queued job', status: 202, params: S.IdParams, body: S.RestoreFilesRequest, response: S.Job }),
+
+  grants: route({ method: 'GET', url: '/v1/grants', permission: 'read', summary: 'The SQL that grants a role what logical backups need', status: 200, query: S.GrantsQuery, response: S.GrantsScript }),
 } as const;
 
 export type RouteName = keyof typeof routes;

@@ -298,3 +298,15 @@ export const RestoreFilesRequest = Type.Object(
   strict,
 );
 export type RestoreFilesRequest = Static<typeof RestoreFilesRequest>;
+
+// ---- grants ----
+export const GrantsQuery = Type.Object(
+  {
+    role: Type.String({ minLength: 1, maxLength: 63, pattern: '^[^\\u0000]+$', description: 'the role that will run the backups' }),
+    database: Type.Array(Type.String({ minLength: 1, maxLength: 63, pattern: '^[^\\u0000]+$' }), { minItems: 1, maxItems: 1000, description: 'databases to back up (repeat the parameter)' }),
+    serverMajor: Type.Optional(Type.Integer({ minimum: 9, maximum: 99, description: 'server major version: 14+ uses pg_read_all_data' })),
+  },
+  strict,
+);
+export type GrantsQuery = Static<typeof GrantsQuery>;
+export const GrantsScript = Type.Object({ script: Type.String() });

@@ -4,7 +4,7 @@ import { UserErrorInvalidInput } from '../../lib/index.ts';
 import { routes } from '../contract/index.ts';
 import { addRoute, type ApiServer, type AuthContext } from '../add-route.ts';
 import { decodeCursor, defaultLimit, encodeCursor, pageDescending } from '../pagination.ts';
-import type { Actor, JobService, PointService } from '../ports.ts';
+import type { Actor, GrantScriptFn, JobService, PointService } from '../ports.ts';
 
 function actorOf(auth: AuthContext | null): Actor {
   return auth ? { tokenId: auth.tokenId, name: auth.name } : { tokenId: 'anonymous', name: 'anonymous' };
@@ -45,4 +45,18 @@ export function pointRoutes(api: ApiServer, points: PointService): void {
     return pageDescending(await points.list({ ...(vault ? { vault } : {}), ...(instance ? { instance } : {}) }), page, (p) => ({ k: p.createdAt, id: p.id }));
   });
   addRoute(api, routes.pointShow, async ({ params }) => points.get(params.id));
+  addRoute(api, routes.pointDelete, async ({ params, setAuditTarget }) => {
+    setAuditTarget(`point:${params.id}`);
+    return points.delete(params.id);
+  });
+  addRoute(api, routes.pointUndelete, async ({ params, setAuditTarget }) => {
+    setAuditTarget(`point:${params.id}`);
+    return points.undelete(params.id);
+  });
+}
+
+export function grantRoutes(api: ApiServer, grants: GrantScriptFn): void {
+  addRoute(api, routes.grants, async ({ query }) => ({
+    script: await grants(query.role, { databases: query.database, ...(query.serverMajor === undefined ? {} : { serverMajor: query.serverMajor }) }),
+  }));
 }
