@@ -1,7 +1,11 @@
 /** The job queue: a thin adapter over pg-boss 12 in the catalog database (PGlite through pg-boss's
  *  fromPglite, or any PostgreSQL by URL), with pgvault's verbs enqueue/claim/heartbeat/complete/fail.
  *  One pg-boss queue carries every job kind; its 'singleton' policy keyed by `exclusiveKey` lets at most
- *  one job per key (a backup instance) be active while any number wait. The lease is pg-boss's heartbeat:
+ *  one job per key (a backup instance) be active while any number wait. pg-boss learns which keys are busy
+ *  from a cache refreshed by its supervise pass, so a job whose key was busy a moment ago (or a queued job
+ *  first in line whose key is busy) may wait up to superviseIntervalSeconds + queueCacheIntervalSeconds
+ *  before it is handed out: latency, never two active jobs per key (a unique index guarantees that).
+ *  The lease is pg-boss's heartbeat:
  *  an attempt that stops heartbeating for leaseSeconds is failed by pg-boss's supervisor and retried.
  *  Every settle call is fenced by the attempt (pg-boss JobAttempt), so a lapsed attempt changes nothing.
  *  Knows nothing of the catalog's tables; never runs handlers. */
@@ -34,7 +38,7 @@ export interface JobQueueOptions {
   retryDelaySeconds?: number;
   /** Upper bound of the retry delay. Default 1 h. */
   retryDelayMaxSeconds?: number;
-  /** How often pg-boss looks for lapsed leases. Default 10 s. */
+  /** How often pg-boss looks for lapsed leases and recounts busy keys. Default 5 s. */
   superviseIntervalSeconds?: number;
   /** Whether this process takes part in pg-boss's maintenance (lapsed leases, retention). Default true;
    *  at least one process sharing the catalog must. */
@@ -213,7 +217,7 @@ export async function startJobQueue(opts: JobQueueOptions): Promise<JobQueue> {
     throw new UserErrorInvalidInput(`lease of ${leaseSeconds} s is too short`, { hint: 'Use a whole number of at least 10 seconds.' });
   }
   const retryLimit = opts.retryLimit ?? 5;
-  const supervise = opts.superviseIntervalSeconds ?? 10;
+  const supervise = opts.superviseIntervalSeconds ?? 5;
   const common = {
     schema: QUEUE_SCHEMA,
     superviseIntervalSeconds: supervise,
