@@ -27,7 +27,8 @@ export const tempFilePrefix = '.pgvault-tmp.';
 /** StorageBackend on a local (or mounted) filesystem.
  *  - put(): writes a temp file beside the target, fsyncs it, then rename(2)s it over the target, or for
  *    ifAbsent link(2)s it to the target, which fails atomically with EEXIST when the target exists (no
- *    check-then-rename race); then fsyncs the directory. A failed or aborted put removes its temp file.
+ *    check-then-rename race); then fsyncs the directory, and the parents of directories it created. A
+ *    failed or aborted put removes its temp file; a killed one leaves it (see removeTempFiles).
  *  - A key maps to rootDir/<segments>; keys are checked by parseStorageKey, so no key can resolve outside
  *    rootDir. Segments starting with ".pgvault-tmp." are refused (that namespace belongs to temp files).
  *  - A key cannot be both an object and a prefix of other objects ("a" and "a/b"), unlike in object stores;
@@ -67,7 +68,7 @@ export class FilesystemBackend implements StorageBackend {
     let fh: FileHandle | undefined;
     let tmpExists = false;
     try {
-      await mkdir(dir, { recursive: true }).catch((err: unknown) => {
+      const firstCreated = await mkdir(dir, { recursive: true }).catch((err: unknown) => {
         if (code(err) === 'EEXIST' || code(err) === 'ENOTDIR') throw this.#objectInTheWay(key);
         throw err;
       });
@@ -94,6 +95,10 @@ export class FilesystemBackend implements StorageBackend {
         tmpExists = false;
       }
       await fsyncDir(dir);
+      // Directories created for this put must be durable too: their entries live in their parents.
+      if (firstCreated !== undefined) {
+        for (let d = dir; d !== dirname(firstCreated); d = dirname(d)) await fsyncDir(dirname(d));
+      }
     } catch (err) {
       await fh?.close().catch(() => undefined);
       if (tmpExists) await unlink(tmp).catch(() => undefined);
