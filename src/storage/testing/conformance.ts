@@ -228,6 +228,20 @@ export function describeStorageConformance(
       expect(new Set(listed)).toEqual(new Set(names.map((n) => p + n)));
     });
 
+    it('round-trips keys with spaces, URL metacharacters and non-ASCII, and lists them back verbatim', async () => {
+      const p = fresh();
+      const odd = ['sp ace/x', 'pct%25/%2F', 'hash#/q?x=1&y=2', 'plus+/tilde~/eq=', 'ü/€/日本', "quote'/\"dq\"", 'semi;colon:', 'brackets[]{}()', '@at!$*,'];
+      for (const k of odd) await b.put(key(k), Buffer.from(k));
+      expect((await listAll(b, p)).sort()).toEqual(odd.map((k) => p + k).sort());
+      for (const k of odd) {
+        expect((await readAll(await b.get(key(k)))).toString()).toBe(k);
+        expect((await b.stat(key(k))).sizeBytes).toBe(Buffer.byteLength(k));
+      }
+      expect(await listAll(b, `${p}ü/`)).toEqual([`${p}ü/€/日本`]);
+      for (const k of odd) await b.delete(key(k));
+      expect(await listAll(b, p)).toEqual([]);
+    });
+
     it('deletes idempotently', async () => {
       fresh();
       await b.put(key('d'), Buffer.from('x'));
