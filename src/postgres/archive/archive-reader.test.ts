@@ -79,6 +79,57 @@ function parse(bytes: Buffer, pieces?: number[]): ArchiveIndex & { payload: Map<
   return { header: reader.header!, toc: [...reader.toc], tocEndOffset: reader.tocEndOffset, blocks, totalBytes: reader.offset, payload };
 }
 
+/** Test-side encoder of the custom format (pg_backup_archiver.c WriteHead/WriteToc, pg_backup_custom.c
+ *  _WriteExtraToc) to produce 1.15 and 1.16 archives from a real 1.14 one: no pg_dump 16/17 exists here. */
+function encodeArchive(idx: ArchiveIndex, minor: number, data: Buffer, relkinds: Map<number, number> = new Map()): Buffer {
+  const parts: Buffer[] = [];
+  const byte = (b: number): void => void parts.push(Buffer.from([b]));
+  const int = (v: number): void => {
+    const b = Buffer.alloc(5);
+    b[0] = v < 0 ? 1 : 0;
+    b.writeUInt32LE(Math.abs(v), 1);
+    parts.push(b);
+  };
+  const str = (v: string | null): void => {
+    if (v === null) return int(-1);
+    const b = Buffer.from(v, 'utf8');
+    int(b.length);
+    parts.push(b);
+  };
+  const h = idx.header;
+  parts.push(Buffer.from('PGDMP'));
+  [1, minor, 0, 4, 8, 1].forEach(byte);
+  if (minor >= 15) byte(0);
+  else int(0);
+  [h.createdAt.second, h.createdAt.minute, h.createdAt.hour, h.createdAt.day, h.createdAt.month - 1, h.createdAt.year - 1900, 0].forEach(int);
+  str(h.database);
+  str(h.serverVersion);
+  str(h.dumpVersion);
+  int(idx.toc.length);
+  const sections = { none: 1, 'pre-data': 2, data: 3, 'post-data': 4 } as const;
+  for (const e of idx.toc) {
+    int(e.dumpId);
+    int(e.hadDumper ? 1 : 0);
+    str(String(e.tableOid));
+    str(String(e.oid));
+    str(e.tag);
+    str(e.desc);
+    int(sections[e.section]);
+    [e.defn, e.dropStmt, e.copyStmt, e.namespace, e.tablespace, e.tableAm].forEach(str);
+    if (minor >= 16) int(relkinds.get(e.dumpId) ?? 0);
+    str(e.owner);
+    str('false');
+    for (const d of e.dependencies) str(String(d));
+    str(null);
+    byte({ 'not-set': 1, set: 2, 'no-data': 3 }[e.dataState]);
+    const off = Buffer.alloc(8);
+    off.writeBigUInt64LE(BigInt(e.dataOffset));
+    parts.push(off);
+  }
+  parts.push(data);
+  return Buffer.concat(parts);
+}
+
 function pgRestoreList(file: string): { id: number; desc: string }[] {
   const r = spawnSync('pg_restore', ['-l', file]);
   expect(r.status).toBe(0);
@@ -190,6 +241,27 @@ describe('ArchiveReader on pg_dump 15 archives', () => {
       }),
       { numRuns: 25 },
     );
+  });
+
+  it('re-encodes a 1.14 archive byte for byte, and reads the 1.15 and 1.16 layouts of the same archive', () => {
+    const idx = parse(piped);
+    const data = piped.subarray(idx.tocEndOffset);
+    expect(encodeArchive(idx, 14, data).equals(piped)).toBe(true);
+    const relkinds = new Map(idx.toc.filter((e) => e.desc === 'TABLE').map((e) => [e.dumpId, 'r'.charCodeAt(0)]));
+    for (const minor of [15, 16]) {
+      const bytes = encodeArchive(idx, minor, data, relkinds);
+      const other = parse(bytes);
+      expect(other.header.version).toBe(`1.${minor}.0`);
+      expect(other.header.compression).toBe('none');
+      expect(other.toc.map((e) => ({ ...e, relkind: 0 }))).toEqual(idx.toc);
+      if (minor === 16) expect(other.toc.find((e) => e.desc === 'TABLE')!.relkind).toBe(114);
+      const shift = other.tocEndOffset - idx.tocEndOffset;
+      expect(other.blocks).toEqual(idx.blocks.map((b) => ({ ...b, offset: b.offset + shift })));
+    }
+    // 1.17 is refused until someone reads what it changed.
+    const future = Buffer.from(piped);
+    future[6] = 17;
+    expect(() => parse(future)).toThrow(/version 1\.17\.0 is not supported/);
   });
 
   it('readArchiveIndex reads a stream', async () => {
