@@ -266,6 +266,22 @@ export function describeStorageConformance(
       }
     });
 
+    it('a download stops with an error when its signal aborts', async () => {
+      fresh();
+      await b.put(key('long'), randomBytes(3 * 1024 * 1024));
+      const ac = new AbortController();
+      const stream = await b.get(key('long'), undefined, ac.signal);
+      let got = 0;
+      const reading = (async () => {
+        for await (const c of stream) {
+          got += (c as Buffer).length;
+          if (got > 0 && !ac.signal.aborted) ac.abort();
+        }
+      })();
+      expect(await rejection(reading)).toBeInstanceOf(Error);
+      expect(got).toBeLessThan(3 * 1024 * 1024);
+    });
+
     it('an aborted put leaves nothing behind', async () => {
       const p = fresh();
       const ac = new AbortController();
