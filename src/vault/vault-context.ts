@@ -151,9 +151,22 @@ export class VaultContext {
     return chunk;
   }
 
-  /** Reads one chunk by id with a ranged read of its pack. */
+  /** Reads one chunk by id with a ranged read of its pack. When the cached location's pack is gone (a prune
+   *  swept a duplicate and rewrote the index since we loaded it), the index is refreshed and the read retried once. */
   async readChunk(blobId: string): Promise<Buffer> {
     const loc = await this.locate(blobId);
+    try {
+      return await this.#readAt(blobId, loc);
+    } catch (err) {
+      if (!(err instanceof IntegrityErrorObjectMissing)) throw err;
+      await this.refreshIndex();
+      const again = this.index.get(blobId);
+      if (!again || again.packId === loc.packId) throw err;
+      return this.#readAt(blobId, again);
+    }
+  }
+
+  async #readAt(blobId: string, loc: BlobLocation): Promise<Buffer> {
     const what = `pack "${loc.packId}"`;
     let env: Buffer;
     try {

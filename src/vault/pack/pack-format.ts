@@ -79,11 +79,16 @@ export class PackBuilder {
     return b;
   }
 
-  /** The complete pack bytes; the builder must not be used afterwards. */
-  finish(dataKey: Uint8Array): Buffer {
-    this.#parts.push(encodePackHeader(dataKey, this.id, this.blobs));
-    const out = Buffer.concat(this.#parts);
+  /** The complete pack as its pieces in order (blobs, header, trailer), uncopied; the builder must not be used afterwards. */
+  finishParts(dataKey: Uint8Array): { parts: Buffer[]; sizeBytes: number } {
+    const header = encodePackHeader(dataKey, this.id, this.blobs);
+    const parts = [...this.#parts, header];
     this.#parts = [];
-    return out;
+    return { parts, sizeBytes: this.#size + header.length };
+  }
+
+  /** The complete pack bytes in one buffer. */
+  finish(dataKey: Uint8Array): Buffer {
+    return Buffer.concat(this.finishParts(dataKey).parts);
   }
 }
