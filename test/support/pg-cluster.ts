@@ -107,7 +107,7 @@ function installHooks(): void {
 export function sweepOrphanClusters(): void {
   let names: string[];
   try {
-    names = readdirSync(tmpdir()).filter((n) => n.startsWith(dirPrefix));
+    names = readdirSync(tmpdir()).filter((n) => new RegExp(`^${dirPrefix}(${allMajors.join('|')})-`).test(n));
   } catch {
     return;
   }
