@@ -9,8 +9,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { entryNames, runRestore, runRestoreFiles, runServerBackup, splitSqlScript, type ServerBackupResult } from '../../src/operations/index.ts';
 import { discoverClients, parsePgUrl, type PgClientSet } from '../../src/postgres/index.ts';
-import { FilesystemBackend } from '../../src/storage/index.ts';
+import { AzureBlobBackend, FilesystemBackend, parseStorageKey } from '../../src/storage/index.ts';
 import { Vault, type ManifestId } from '../../src/vault/index.ts';
+import { startAzurite, type AzuriteHandle } from '../support/azurite.ts';
 import { startCluster, type PgCluster } from '../support/index.ts';
 
 let src: PgCluster;
@@ -19,6 +20,7 @@ let work: string;
 let vault: Vault;
 let clients: PgClientSet;
 let point: ServerBackupResult;
+let azurite: AzuriteHandle | undefined;
 
 async function tableDigest(c: PgCluster, db: string, table: string): Promise<string> {
   const [r] = await c.query<{ h: string }>(`SELECT count(*) || ':' || md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) AS h FROM ${table} x`, [], db);
@@ -47,7 +49,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all([src?.stop(), dst?.stop()]);
+  await Promise.all([src?.stop(), dst?.stop(), azurite?.stop()]);
   await vault?.close();
   if (work) rmSync(work, { recursive: true, force: true });
 });
@@ -125,5 +127,19 @@ describe('restore of a whole-server point onto a fresh PostgreSQL 16', () => {
       const bytes = readFileSync(join(dir, `${d.name}.dump`));
       expect(createHash('sha256').update(bytes).digest('hex')).toBe(d.sha256);
     }
+  });
+
+  it('restores the point as files into an Azure blob container under a prefix (Azurite)', async () => {
+    azurite = await startAzurite();
+    const blob = await AzureBlobBackend.open(`azblob://${azurite.accountName}/restores`, { accountKey: azurite.accountKey, endpoint: azurite.blobEndpoint, createContainer: true });
+    const files = await runRestoreFiles(vault, point.manifest.id as ManifestId, blob, { prefix: 'server/2026-11-22/' });
+    expect(files.map((f) => f.name).sort()).toEqual(['alpha.dump', 'beta.dump', 'globals.sql', 'postgres.dump']);
+    for (const d of point.databases) {
+      const body = await collect(await blob.get(parseStorageKey(`server/2026-11-22/${d.name}.dump`)));
+      expect(createHash('sha256').update(body).digest('hex')).toBe(d.sha256);
+    }
+    const globals = await collect(await blob.get(parseStorageKey('server/2026-11-22/globals.sql')));
+    expect(globals.toString()).toContain('CREATE ROLE app_owner;');
+    await blob.close();
   });
 });
