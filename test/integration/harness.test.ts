@@ -164,7 +164,8 @@ describe('a test process that does not stop its server', () => {
       let out = '';
       proc.stdout.on('data', (d: Buffer) => {
         out += d.toString();
-        if (ending.includes('SIGKILL') && out.includes('\n')) proc.kill('SIGKILL');
+        const signal = /SIGKILL|SIGTERM/.exec(ending)?.[0] as NodeJS.Signals | undefined;
+        if (signal && out.includes('\n')) proc.kill(signal);
       });
       proc.on('error', reject);
       proc.on('close', (code) => {
@@ -191,6 +192,13 @@ describe('a test process that does not stop its server', () => {
   it('has its server stopped and removed when it exits with an error', async () => {
     const res = await child('process.exit(3);');
     expect(res.code).toBe(3);
+    expect(existsSync(res.dataDir)).toBe(false);
+    expect(await refused(res.port)).toBe(true);
+  });
+
+  it('has its server stopped and removed when it gets SIGTERM, and still dies of the signal', async () => {
+    const res = await child('await new Promise(() => setInterval(() => undefined, 1000)); // wait for SIGTERM');
+    expect(res.code).toBeNull();
     expect(existsSync(res.dataDir)).toBe(false);
     expect(await refused(res.port)).toBe(true);
   });
