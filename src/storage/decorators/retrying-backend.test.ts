@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { StorageErrorNotFound, TransientErrorStorageUnavailable, UserErrorStorageAccessDenied } from '../errors.ts';
+import { StorageErrorAlreadyExists, StorageErrorNotFound, TransientErrorStorageUnavailable, UserErrorStorageAccessDenied } from '../errors.ts';
 import { MemoryBackend } from '../memory/memory-backend.ts';
 import type { StorageKey } from '../storage-backend.ts';
 import { describeStorageConformance, listAll, readAll } from '../testing/conformance.ts';
@@ -75,6 +75,19 @@ describe('RetryingBackend', () => {
     faulty.inject({ verb: 'put', fault: { kind: 'error-after' } }); // the body was consumed, then the reply was lost
     await expect(b.put(k('consumed'), Readable.from([Buffer.from('xyz')]))).rejects.toBeInstanceOf(TransientErrorStorageUnavailable);
     expect(faulty.calls.put).toBe(3);
+  });
+
+  it('a retried put-if-absent whose lost attempt landed succeeds; someone else\'s object still conflicts', async () => {
+    const { faulty, b, inner } = setup();
+    faulty.inject({ verb: 'put', fault: { kind: 'error-after' } }); // lands, then the reply is lost
+    await b.put(k('mine'), Buffer.from('my bytes'), { ifAbsent: true });
+    expect(faulty.calls.put).toBe(2);
+    expect((await readAll(await inner.get(k('mine')))).toString()).toBe('my bytes');
+
+    await inner.put(k('theirs'), Buffer.from('their bytes'));
+    faulty.inject({ verb: 'put', fault: { kind: 'error' } });
+    await expect(b.put(k('theirs'), Buffer.from('my bytes!!!'), { ifAbsent: true })).rejects.toBeInstanceOf(StorageErrorAlreadyExists);
+    await expect(b.put(k('theirs'), Buffer.from('their bytes'), { ifAbsent: true })).rejects.toBeInstanceOf(StorageErrorAlreadyExists); // first attempt: no retry, no excuse
   });
 
   it('resumes a download that breaks mid-stream from the first missing byte', async () => {

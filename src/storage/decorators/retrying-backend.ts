@@ -4,6 +4,7 @@
 import { Readable } from 'node:stream';
 import { isTransient } from '../../lib/index.ts';
 import { abortReason } from '../body-chunks.ts';
+import { StorageErrorAlreadyExists } from '../errors.ts';
 import type { ByteRange, ObjectStat, PutOptions, StorageBackend, StorageCapabilities, StorageKey } from '../storage-backend.ts';
 
 export interface RetryOptions {
@@ -24,6 +25,8 @@ export interface RetryOptions {
  *  - put(): retried when the body is a Buffer, or a Readable that was never read (readableDidRead false);
  *    a stream that was partly consumed cannot be replayed, so the transient error is thrown to the caller
  *    (the job queue retries the whole job). The vault passes Buffers (packs are built in memory).
+ *    A retried put-if-absent that meets StorageErrorAlreadyExists succeeds when the stored object equals
+ *    its Buffer body (an earlier attempt landed, its reply was lost); otherwise the error stands.
  *  - get(): opening is retried; a download that breaks mid-stream with a transient error is resumed with a
  *    ranged get from the first byte not yet delivered, so the consumer sees one unbroken stream.
  *  - list(): retried only until the first key is yielded; a later failure is thrown (re-listing would
@@ -71,9 +74,37 @@ export class RetryingBackend implements StorageBackend {
     }
   }
 
-  put(key: StorageKey, body: Readable | Buffer, opts?: PutOptions): Promise<void> {
+  async put(key: StorageKey, body: Readable | Buffer, opts?: PutOptions): Promise<void> {
     const replayable = (): boolean => Buffer.isBuffer(body) || (!body.readableDidRead && !body.destroyed);
-    return this.#run('put', key, () => this.#inner.put(key, body, opts), opts?.signal, replayable);
+    let attempts = 0;
+    try {
+      await this.#run(
+        'put',
+        key,
+        () => {
+          attempts++;
+          return this.#inner.put(key, body, opts);
+        },
+        opts?.signal,
+        replayable,
+      );
+    } catch (err) {
+      // An earlier attempt may have landed and only its reply was lost: then the object that "already
+      // exists" is ours. Recognised by content (Buffer bodies only), so the caller is not told otherwise.
+      if (err instanceof StorageErrorAlreadyExists && attempts > 1 && Buffer.isBuffer(body) && (await this.#holds(key, body))) return;
+      throw err;
+    }
+  }
+
+  async #holds(key: StorageKey, body: Buffer): Promise<boolean> {
+    try {
+      if ((await this.stat(key)).sizeBytes !== body.length) return false;
+      const parts: Buffer[] = [];
+      for await (const c of await this.get(key)) parts.push(c as Buffer);
+      return Buffer.concat(parts).equals(body);
+    } catch {
+      return false;
+    }
   }
 
   async get(key: StorageKey, range?: ByteRange, signal?: AbortSignal): Promise<Readable> {
