@@ -271,6 +271,23 @@ describe('runRestore into a newer major as a CREATEDB role', () => {
   });
 });
 
+describe('awkward database names', () => {
+  it('backs up a database named like a connection string from the configured host, and restores it under a name with quotes', async () => {
+    const hostile = 'host=127.0.0.2 dbname=x';
+    await src.createDatabase(hostile);
+    await src.query(`CREATE TABLE marker (v text); INSERT INTO marker VALUES ('from the configured host')`, [], hostile);
+    const b = await runBackup(vault, srcCfg, { database: hostile, clients });
+    const m = await vault.readManifest(b.manifest.id as ManifestId);
+    expect(m.entries.map((e) => e.name)).toContain(entryNames.archive(hostile));
+    const target = 'we"ird \'db\' name';
+    const report = await runRestore(vault, b.manifest.id as ManifestId, undefined, dstCfg, { newDatabase: target, jobs: 2, clients });
+    expect(report.sourceDatabase).toBe(hostile);
+    expect(await dst.query<{ v: string }>('SELECT v FROM marker', [], target)).toEqual([{ v: 'from the configured host' }]);
+    const files = await runRestoreFiles(vault, b.manifest.id as ManifestId, join(work, 'hostile-files'));
+    expect(files[0]!.name).toBe('host%3D127.0.0.2%20dbname%3Dx.dump');
+  });
+});
+
 describe('runRestoreFiles', () => {
   it('writes the archive byte-identical (SHA-256 checked) and plain pg_restore restores it without pgvault', async () => {
     const dir = join(work, 'files');
