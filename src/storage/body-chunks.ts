@@ -1,5 +1,6 @@
 /** Turns a put() body (a Buffer or a Readable) into Buffer chunks, pulled one at a time so that the producer
  *  feels backpressure, and ends early when the put's signal aborts. Never buffers the whole body. */
+import { getMaxListeners, setMaxListeners } from 'node:events';
 import { Readable, addAbortSignal } from 'node:stream';
 
 /** The reason an aborted operation throws: the signal's reason when it is an Error, else an AbortError. */
@@ -23,6 +24,13 @@ export function isBodyError(err: unknown): boolean {
  *  abortReason(signal). Strings pushed by a Readable in string mode are encoded as UTF-8. */
 export async function* bodyChunks(body: Readable | Buffer, signal?: AbortSignal): AsyncGenerator<Buffer> {
   if (signal?.aborted) throw abortReason(signal);
+  if (signal) {
+    // One job-wide signal is commonly shared by many concurrent puts (and their SDK requests); each adds a
+    // listener that is removed when its request or stream ends, so many at once is no leak: lift Node's
+    // warning limit for that signal.
+    const max = getMaxListeners(signal);
+    if (max !== 0 && max < 256) setMaxListeners(256, signal);
+  }
   if (Buffer.isBuffer(body)) {
     if (body.length > 0) yield body;
     return;

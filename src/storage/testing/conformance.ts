@@ -282,6 +282,24 @@ export function describeStorageConformance(
       expect(got).toBeLessThan(3 * 1024 * 1024);
     });
 
+    it('many concurrent puts may share one signal without a listener-leak warning', async () => {
+      fresh();
+      const warnings: string[] = [];
+      const onWarning = (w: Error): void => void warnings.push(`${w.name}: ${w.message}`);
+      process.on('warning', onWarning);
+      try {
+        const ac = new AbortController();
+        await Promise.all(
+          Array.from({ length: 24 }, (_, i) => b.put(key(`shared-signal/${i}`), i % 2 ? Buffer.from(`b${i}`) : slowReadable(Buffer.from(`r${i}`)), { signal: ac.signal })),
+        );
+        await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+      } finally {
+        process.off('warning', onWarning);
+      }
+      expect(warnings.filter((w) => w.includes('MaxListeners'))).toEqual([]);
+      expect(await listAll(b, `${prefix}shared-signal/`)).toHaveLength(24);
+    });
+
     it('an aborted put leaves nothing behind', async () => {
       const p = fresh();
       const ac = new AbortController();
