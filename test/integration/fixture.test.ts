@@ -253,8 +253,9 @@ describe('churn', () => {
     }
   });
 
-  it('refuses a fraction outside (0, 1] with a coded error', async () => {
+  it('refuses a fraction outside (0, 1], and a second fixture in one database, with coded errors', async () => {
     await expect(churn(main(), 'fx', { fraction: 0, pattern: 'recent', seed: 1 })).rejects.toMatchObject({ code: 'UserErrorInvalidInput' });
+    await expect(buildFixture(main(), 'fx')).rejects.toMatchObject({ code: 'UserErrorInvalidInput', message: 'database "fx" already holds a fixture (schema "app" exists)' });
   });
 });
 

@@ -4,7 +4,7 @@
  *  extensions, large objects, an unlogged and an empty table. All bulk rows are generated server-side and
  *  seeded (setseed), so two builds on one major produce equal content. It never drops anything it did not create. */
 import type pg from 'pg';
-import { UserErrorInvalidInput } from '../../src/lib/index.ts';
+import { InternalErrorUnexpected, UserErrorInvalidInput } from '../../src/lib/index.ts';
 import type { PgCluster } from './pg-cluster.ts';
 
 /** Roles the fixture grants to and owns objects with; they exist only on the source cluster (NOLOGIN). */
@@ -99,7 +99,10 @@ async function exec(client: pg.Client, statements: string[]): Promise<void> {
       await client.query(sql);
     } catch (err) {
       const first = sql.trim().split('\n')[0]?.slice(0, 160) ?? '';
-      throw new Error(`fixture statement failed: ${first}: ${(err as Error).message}`, { cause: err });
+      throw new InternalErrorUnexpected(`fixture statement failed: ${first}: ${(err as Error).message}`, {
+        cause: err,
+        hint: 'The fixture must build on every major 13-17: fix the statement in test/support/fixture.ts.',
+      });
     }
   }
 }
