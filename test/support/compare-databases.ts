@@ -29,7 +29,7 @@ export interface Comparison {
   differences: string[];
 }
 
-interface Entry {
+export interface DescriptionEntry {
   value: string;
   /** Roles the entry names (grantee, owner, policy roles): used by ignoreMissingRoles. */
   roles?: string[];
@@ -39,7 +39,7 @@ interface Entry {
   /** A view's definition: its deparsed text varies between majors (16 stopped qualifying single-table columns). */
   viewdef?: boolean;
 }
-type Description = Map<string, Entry>;
+type Description = Map<string, DescriptionEntry>;
 
 const userNamespaces = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'`;
 function notExtensionMember(classTable: string, oidExpr: string): string {
@@ -71,7 +71,7 @@ async function rows(client: pg.Client, sql: string): Promise<Row[]> {
   return (await client.query<Row>(sql)).rows;
 }
 
-function put(d: Description, key: string, value: string, extra: Omit<Entry, 'value'> = {}): void {
+function put(d: Description, key: string, value: string, extra: Omit<DescriptionEntry, 'value'> = {}): void {
   const prev = d.get(key);
   // Two catalog rows describing one key (never expected) must not hide each other.
   d.set(key, prev ? { ...prev, value: `${prev.value}\n${value}` } : { value, ...extra });
@@ -337,7 +337,7 @@ async function describeData(client: pg.Client, d: Description): Promise<void> {
 }
 
 /** The normalized description of one database: key → value. Exposed for tests and for debugging a difference. */
-export async function describeDatabase(ref: DatabaseRef, opts: CompareOptions = {}): Promise<Map<string, Entry>> {
+export async function describeDatabase(ref: DatabaseRef, opts: CompareOptions = {}): Promise<Map<string, DescriptionEntry>> {
   const client = await ref.cluster.connect(ref.database);
   try {
     for (const s of sessionSettings) await client.query(s);
@@ -399,7 +399,7 @@ export async function compareDatabases(a: DatabaseRef, b: DatabaseRef, opts: Com
     }
   }
   const acrossMajors = a.cluster.major !== b.cluster.major;
-  const value = (e: Entry): string => (acrossMajors && e.viewdef ? unqualifyColumns(e.value) : e.value);
+  const value = (e: DescriptionEntry): string => (acrossMajors && e.viewdef ? unqualifyColumns(e.value) : e.value);
 
   const differences: string[] = [];
   for (const [key, e] of da) {
