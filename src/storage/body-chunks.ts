@@ -12,6 +12,15 @@ export function abortReason(signal: AbortSignal): Error {
   return e;
 }
 
+/** One job-wide signal is commonly shared by many concurrent puts and gets (and their SDK requests); each
+ *  adds a listener that is removed when its request or stream ends, so many at once is no leak: this lifts
+ *  Node's MaxListeners warning limit for that signal. */
+export function allowSharedSignal(signal: AbortSignal | undefined): void {
+  if (!signal) return;
+  const max = getMaxListeners(signal);
+  if (max !== 0 && max < 256) setMaxListeners(256, signal);
+}
+
 const bodyErrors = new WeakSet<object>();
 
 /** True for an error thrown by a put() body itself (its producer failed): drivers pass it through
@@ -24,13 +33,7 @@ export function isBodyError(err: unknown): boolean {
  *  abortReason(signal). Strings pushed by a Readable in string mode are encoded as UTF-8. */
 export async function* bodyChunks(body: Readable | Buffer, signal?: AbortSignal): AsyncGenerator<Buffer> {
   if (signal?.aborted) throw abortReason(signal);
-  if (signal) {
-    // One job-wide signal is commonly shared by many concurrent puts (and their SDK requests); each adds a
-    // listener that is removed when its request or stream ends, so many at once is no leak: lift Node's
-    // warning limit for that signal.
-    const max = getMaxListeners(signal);
-    if (max !== 0 && max < 256) setMaxListeners(256, signal);
-  }
+  if (signal) allowSharedSignal(signal);
   if (Buffer.isBuffer(body)) {
     if (body.length > 0) yield body;
     return;

@@ -8,7 +8,7 @@ import type { TokenCredential } from '@azure/identity';
 import { DefaultAzureCredential } from '@azure/identity';
 import { AnonymousCredential, ContainerClient, StorageSharedKeyCredential, type BlockBlobClient } from '@azure/storage-blob';
 import { InternalErrorUnexpected, PgvaultError, UserErrorConflict, registerSecret } from '../../lib/index.ts';
-import { abortReason, bodyChunks, isBodyError } from '../body-chunks.ts';
+import { allowSharedSignal, abortReason, bodyChunks, isBodyError } from '../body-chunks.ts';
 import {
   StorageErrorAlreadyExists,
   StorageErrorNotFound,
@@ -103,6 +103,7 @@ export class AzureBlobBackend implements StorageBackend {
     const blob = this.#blob(k);
     const conditions = opts.ifAbsent ? { ifNoneMatch: '*' } : {};
     const abortSignal = opts.signal;
+    allowSharedSignal(abortSignal);
     let blocks: BlockReader | undefined;
     try {
       blocks = new BlockReader(bodyChunks(body, opts.signal), this.#blockBytes);
@@ -155,6 +156,7 @@ export class AzureBlobBackend implements StorageBackend {
   async get(key: StorageKey, range?: ByteRange, signal?: AbortSignal): Promise<Readable> {
     const k = parseStorageKey(key);
     checkByteRange(range);
+    allowSharedSignal(signal);
     const blob = this.#blob(k);
     if (range && range.length === 0) {
       await this.stat(k);

@@ -9,7 +9,7 @@ import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { InternalErrorUnexpected, PgvaultError } from '../../lib/index.ts';
-import { bodyChunks, isBodyError } from '../body-chunks.ts';
+import { allowSharedSignal, bodyChunks, isBodyError } from '../body-chunks.ts';
 import {
   StorageErrorAlreadyExists,
   StorageErrorNotFound,
@@ -109,6 +109,7 @@ export class FilesystemBackend implements StorageBackend {
   async get(key: StorageKey, range?: ByteRange, signal?: AbortSignal): Promise<Readable> {
     const path = this.pathOf(key);
     checkByteRange(range);
+    allowSharedSignal(signal);
     let fh: FileHandle;
     try {
       fh = await open(path, 'r');

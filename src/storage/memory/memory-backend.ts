@@ -3,7 +3,7 @@
  *  it must never share a Buffer with a caller, so that nobody can alter a stored object in place. */
 import { Readable } from 'node:stream';
 import { systemClock, type Clock } from '../../lib/index.ts';
-import { bodyChunks } from '../body-chunks.ts';
+import { allowSharedSignal, bodyChunks } from '../body-chunks.ts';
 import { StorageErrorAlreadyExists, StorageErrorNotFound } from '../errors.ts';
 import type { ByteRange, ObjectStat, PutOptions, StorageBackend, StorageCapabilities, StorageKey } from '../storage-backend.ts';
 import { checkByteRange, parseStorageKey, parseStoragePrefix } from '../storage-key.ts';
@@ -46,6 +46,7 @@ export class MemoryBackend implements StorageBackend {
   async get(key: StorageKey, range?: ByteRange, signal?: AbortSignal): Promise<Readable> {
     const k = parseStorageKey(key);
     checkByteRange(range);
+    allowSharedSignal(signal);
     const obj = this.#objects.get(k);
     if (!obj) throw new StorageErrorNotFound(k, this.location);
     const start = Math.min(range?.offset ?? 0, obj.data.length);

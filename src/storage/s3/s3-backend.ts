@@ -14,7 +14,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { InternalErrorUnexpected, PgvaultError, registerSecret } from '../../lib/index.ts';
-import { abortReason, bodyChunks, isBodyError } from '../body-chunks.ts';
+import { allowSharedSignal, abortReason, bodyChunks, isBodyError } from '../body-chunks.ts';
 import {
   StorageErrorAlreadyExists,
   StorageErrorNotFound,
@@ -147,6 +147,7 @@ export class S3Backend implements StorageBackend {
   async put(key: StorageKey, body: Readable | Buffer, opts: PutOptions = {}): Promise<void> {
     const k = parseStorageKey(key);
     if (opts.signal?.aborted) throw abortReason(opts.signal);
+    allowSharedSignal(opts.signal);
     const ac = new AbortController();
     const onAbort = (): void => ac.abort();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
@@ -191,6 +192,7 @@ export class S3Backend implements StorageBackend {
   async get(key: StorageKey, range?: ByteRange, signal?: AbortSignal): Promise<Readable> {
     const k = parseStorageKey(key);
     checkByteRange(range);
+    allowSharedSignal(signal);
     if (range && range.length === 0) {
       await this.stat(k);
       return Readable.from([]);

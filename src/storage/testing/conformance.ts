@@ -282,7 +282,7 @@ export function describeStorageConformance(
       expect(got).toBeLessThan(3 * 1024 * 1024);
     });
 
-    it('many concurrent puts may share one signal without a listener-leak warning', async () => {
+    it('many concurrent puts and gets may share one signal without a listener-leak warning', async () => {
       fresh();
       const warnings: string[] = [];
       const onWarning = (w: Error): void => void warnings.push(`${w.name}: ${w.message}`);
@@ -292,6 +292,8 @@ export function describeStorageConformance(
         await Promise.all(
           Array.from({ length: 24 }, (_, i) => b.put(key(`shared-signal/${i}`), i % 2 ? Buffer.from(`b${i}`) : slowReadable(Buffer.from(`r${i}`)), { signal: ac.signal })),
         );
+        const streams = await Promise.all(Array.from({ length: 24 }, (_, i) => b.get(key(`shared-signal/${i}`), undefined, ac.signal)));
+        expect((await Promise.all(streams.map(readAll))).map(String)).toEqual(Array.from({ length: 24 }, (_, i) => (i % 2 ? `b${i}` : `r${i}`)));
         await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
       } finally {
         process.off('warning', onWarning);
