@@ -1,7 +1,7 @@
 /** What the HTTP API needs from the service core, as narrow interfaces. The composition root (src/app)
  *  implements them over the catalog, the jobs queue and the operations; the API never opens a database.
  *  Every method throws coded errors (PgvaultError); UserErrorNotFound for a missing resource. */
-import type { BackupRequest, Instance, InstanceCreate, Job, JobFilter, Policy, PolicyCreate, RecoveryPoint, RestoreFilesRequest, RestoreRequest, Role, SecretInfo, Vault, VaultCreate } from './contract/index.ts';
+import type { BackupRequest, Instance, InstanceCreate, Job, JobFilter, Policy, PolicyCreate, RecoveryPoint, RestoreFilesRequest, RestoreRequest, Role, SecretInfo, ValidationReport, Vault, VaultCreate } from './contract/index.ts';
 
 /** An API token as listed: never its secret nor its hash. */
 export interface TokenInfo {
@@ -78,6 +78,8 @@ export interface InstanceService {
   list(filter: { vault?: string }): Promise<Instance[]>;
   get(ref: string): Promise<Instance>;
   setState(ref: string, state: 'protecting' | 'stopped' | 'suspended', stopMode?: 'retain' | 'delete'): Promise<Instance>;
+  /** Runs the pre-flight against the datasource; throws its coded error (missing grants …). */
+  validate(ref: string): Promise<ValidationReport>;
 }
 
 /** Jobs: listing and enqueueing. enqueue*() return at once with the queued job (the API answers 202). */
@@ -89,6 +91,8 @@ export interface JobService {
   enqueueBackup(instanceRef: string, request: BackupRequest, actor: Actor): Promise<Job>;
   enqueueRestore(pointId: string, request: RestoreRequest, actor: Actor): Promise<Job>;
   enqueueRestoreFiles(pointId: string, request: RestoreFilesRequest, actor: Actor): Promise<Job>;
+  /** check, retention or prune of one vault. */
+  enqueueVaultJob(vaultRef: string, type: 'check' | 'retention' | 'prune', params: Record<string, unknown>, actor: Actor): Promise<Job>;
 }
 
 export interface PointService {

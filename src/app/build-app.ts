@@ -79,11 +79,21 @@ export async function buildApp(config: AppConfig, overrides: AppOverrides = {}):
     });
     const store = secrets;
     // Configuring protection runs the pre-flight and refuses with its coded error (missing grants, old pg_dump …).
-    const instances = instanceServiceOf(catalog, overrides.skipPreflight ? undefined : async (input) => {
-      const ds = input.datasource;
-      const cfg = await connectionFor(ds.serverUrl, input.credentialReference, store, ds.kind === 'database' ? (ds.databaseName ?? undefined) : undefined);
-      await preflight(cfg, { wholeServer: ds.kind === 'server', excludeDatabases: ds.excludedDatabases ?? [], excludeOwners: ds.excludedOwners ?? [] });
-    });
+    const instances = instanceServiceOf(
+      catalog,
+      async (ds, credentialReference) => {
+        const cfg = await connectionFor(ds.serverUrl, credentialReference, store, ds.kind === 'database' ? (ds.databaseName ?? undefined) : undefined);
+        const r = await preflight(cfg, { wholeServer: ds.kind === 'server', excludeDatabases: ds.excludedDatabases ?? [], excludeOwners: ds.excludedOwners ?? [] });
+        return {
+          serverVersion: r.server.version,
+          role: r.role.name,
+          databases: r.databases.map((d) => ({ name: d.name, sizeBytes: d.sizeBytes ?? 0 })),
+          pgDump: `${r.pgDump.version} (${r.pgDump.path})`,
+          warnings: r.warnings,
+        };
+      },
+      { checkOnCreate: !overrides.skipPreflight },
+    );
     const deps: ApiDeps = {
       tokens: tokenStoreOf(catalog),
       audit: auditLogOf(catalog),

@@ -4,7 +4,7 @@
 import type { Catalog, JobRow, RecoveryPointRow } from '../catalog/index.ts';
 import { UserErrorConflict, UserErrorInvalidInput } from '../lib/index.ts';
 import { validateCredentialReference, validateDatasource, validateName } from '../catalog/index.ts';
-import type { AuditLog, AuditRecord, Instance, InstanceCreate, InstanceService, Job, JobService, Policy, PolicyService, PointService, RecoveryPoint, TokenStore } from '../api/index.ts';
+import type { AuditLog, AuditRecord, Instance, InstanceCreate, ValidationReport, InstanceService, Job, JobService, Policy, PolicyService, PointService, RecoveryPoint, TokenStore } from '../api/index.ts';
 import type { BackupInstanceRow, JobState, JobType, PolicyRow } from '../catalog/index.ts';
 
 const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
@@ -132,7 +132,9 @@ export function policyServiceOf(catalog: Catalog): PolicyService {
 
 /** Instances. `preflight` runs after every cheap check (names, URLs, references, policy) and before the
  *  catalog insert, so a refused pre-flight leaves nothing behind. */
-export function instanceServiceOf(catalog: Catalog, preflight?: (input: InstanceCreate) => Promise<void>): InstanceService {
+export type DatasourceCheck = (datasource: InstanceCreate['datasource'], credentialReference: string) => Promise<ValidationReport>;
+
+export function instanceServiceOf(catalog: Catalog, check: DatasourceCheck, opts: { checkOnCreate: boolean } = { checkOnCreate: true }): InstanceService {
   return {
     async create(input) {
       const vault = await catalog.vaults.get(input.vault);
@@ -146,7 +148,7 @@ export function instanceServiceOf(catalog: Catalog, preflight?: (input: Instance
       if (await catalog.backupInstances.find(input.name)) {
         throw new UserErrorConflict(`a backup instance named "${input.name}" already exists`, { hint: 'Choose another name; `pgvault instance list` shows the existing ones.', details: { field: 'name' } });
       }
-      await preflight?.(input);
+      if (opts.checkOnCreate) await check(input.datasource, input.credentialReference);
       return instanceView(await catalog.backupInstances.create({ name: input.name, policyId: policy.id, datasource: input.datasource, credentialReference: input.credentialReference }));
     },
     async list(filter) {
@@ -154,6 +156,10 @@ export function instanceServiceOf(catalog: Catalog, preflight?: (input: Instance
       return (await catalog.backupInstances.list(vaultId ? { vaultId } : {})).map(instanceView);
     },
     get: async (ref) => instanceView(await catalog.backupInstances.get(ref)),
+    async validate(ref) {
+      const i = await catalog.backupInstances.get(ref);
+      return check(i.datasource, i.credentialReference);
+    },
     async setState(ref, state, stopMode) {
       const row = await catalog.backupInstances.get(ref);
       return instanceView(await catalog.backupInstances.setState(row.id, state, stopMode));

@@ -4,7 +4,7 @@
  *  commit). Handlers never log a secret: job log lines go through the catalog's redaction. */
 import type { Catalog, CatalogQueries, RecoveryPointEntry, RecoveryPointRow } from '../catalog/index.ts';
 import type { JobContext, JobHandler } from '../jobs/index.ts';
-import { expiryFor, InternalErrorUnexpected, parseRetentionRules, tagFor, UserErrorInvalidInput, type Clock, type RetentionTag } from '../lib/index.ts';
+import { expiryFor, IntegrityError, InternalErrorUnexpected, parseRetentionRules, tagFor, UserErrorInvalidInput, type Clock, type RetentionTag } from '../lib/index.ts';
 import { runBackup, runRestore, runRestoreFiles, runServerBackup } from '../operations/index.ts';
 import { discoverClients, type PgClientSet } from '../postgres/index.ts';
 import type { SecretReader } from '../secrets/index.ts';
@@ -12,6 +12,9 @@ import { parseManifestId } from '../vault/index.ts';
 import { openStorage } from './open-storage.ts';
 import { connectionFor } from './pg-target.ts';
 import type { VaultAccess } from './vault-service.ts';
+
+/** `vault check` found problems (listed in the job log); the data needs attention, never a retry. */
+export class IntegrityErrorVaultCheckFailed extends IntegrityError {}
 
 export interface HandlerDeps {
   catalog: Catalog;
@@ -169,5 +172,73 @@ export function jobHandlers(deps: HandlerDeps): Record<string, JobHandler> {
     }
   };
 
-  return { backup, restore, 'restore-files': restoreFiles };
+  const vaultOf = async (ctx: JobContext) => {
+    if (!ctx.job.vaultId) throw new InternalErrorUnexpected(`job "${ctx.job.id}" names no vault`);
+    return catalog.vaults.get(ctx.job.vaultId);
+  };
+
+  /** Forgets the manifests of purged points still present in the vault (idempotent), so prune may collect them. */
+  const forgetPurged = async (ctx: JobContext, vaultId: string, vault: Awaited<ReturnType<VaultAccess['open']>>): Promise<number> => {
+    const present = new Set<string>(await vault.listManifests());
+    let forgotten = 0;
+    for (const p of await catalog.recoveryPoints.list({ vaultId, state: 'purged' })) {
+      if (!present.has(p.manifestId)) continue;
+      await vault.forget(parseManifestId(p.manifestId));
+      await ctx.log('info', `forgot the manifest of purged recovery point ${p.id}`);
+      forgotten++;
+    }
+    return forgotten;
+  };
+
+  const check: JobHandler = async (ctx) => {
+    const vaultRow = await vaultOf(ctx);
+    const readData = ctx.job.params.readData === true;
+    await ctx.log('info', `check of vault "${vaultRow.name}"${readData ? ' reading every blob' : ''}`);
+    const vault = await vaults.open(vaultRow);
+    try {
+      const report = await vault.check({ readData });
+      for (const p of report.problems.slice(0, 100)) await ctx.log('error', JSON.stringify(p));
+      if (!report.ok) {
+        throw new IntegrityErrorVaultCheckFailed(`vault "${vaultRow.name}" failed its check with ${report.problems.length} problem(s)`, {
+          details: { problems: report.problems.length, manifests: report.manifests, packs: report.packs },
+        });
+      }
+      return { ok: true, readData, manifests: report.manifests, indexFiles: report.indexFiles, packs: report.packs, blobs: report.blobs, unindexedPacks: report.unindexedPacks, bytesRead: report.bytesRead };
+    } finally {
+      await vault.close();
+    }
+  };
+
+  const retention: JobHandler = async (ctx) => {
+    const vaultRow = await vaultOf(ctx);
+    const now = clock.now();
+    let expired = 0;
+    let kept = 0;
+    for (const p of await catalog.recoveryPoints.listExpired(now, { vaultId: vaultRow.id })) {
+      if (await catalog.recoveryPoints.expire(p.id)) expired++;
+      else kept++;
+    }
+    let purged = 0;
+    for (const p of await catalog.recoveryPoints.listPurgeable(now, { vaultId: vaultRow.id })) {
+      await catalog.recoveryPoints.purge(p.id);
+      purged++;
+    }
+    await ctx.log('info', `retention of vault "${vaultRow.name}": ${expired} expired (soft-deleted), ${kept} kept as their instance's last, ${purged} purged`);
+    return { expired, keptAsLast: kept, purged };
+  };
+
+  const prune: JobHandler = async (ctx) => {
+    const vaultRow = await vaultOf(ctx);
+    const vault = await vaults.open(vaultRow);
+    try {
+      const forgotten = await forgetPurged(ctx, vaultRow.id, vault);
+      const report = await vault.prune();
+      await ctx.log('info', `prune of vault "${vaultRow.name}": ${report.deletedPacks} packs (${report.deletedBytes} bytes) deleted`);
+      return { forgottenManifests: forgotten, sweptPlans: report.sweptPlans, deletedPacks: report.deletedPacks, deletedBytes: report.deletedBytes, keptPacks: report.keptPacks, rewrittenIndexFiles: report.rewrittenIndexFiles };
+    } finally {
+      await vault.close();
+    }
+  };
+
+  return { backup, restore, 'restore-files': restoreFiles, check, retention, prune };
 }

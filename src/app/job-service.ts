@@ -37,6 +37,11 @@ export function jobServiceOf(deps: JobServiceDeps): JobService {
 
   return {
     ...reads,
+    async enqueueVaultJob(vaultRef, type, params, actor) {
+      const vault = await catalog.vaults.get(vaultRef);
+      const job = await enqueueJob(catalog, queue, { type, vaultId: vault.id, params, requestedBy: requester(actor), exclusiveKey: `vault:${vault.id}` }, clock);
+      return jobView(job);
+    },
     async enqueueBackup(ref, request, actor) {
       const instance = await catalog.backupInstances.get(ref);
       if (instance.state === 'stopped') {

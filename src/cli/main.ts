@@ -29,6 +29,10 @@ import { register as secretSet } from './commands/secret-set.ts';
 import { register as tokenCreate } from './commands/token-create.ts';
 import { register as tokenList } from './commands/token-list.ts';
 import { register as tokenRevoke } from './commands/token-revoke.ts';
+import { register as instanceValidate } from './commands/instance-validate.ts';
+import { register as vaultCheck } from './commands/vault-check.ts';
+import { register as vaultPrune } from './commands/vault-prune.ts';
+import { register as vaultRetention } from './commands/vault-retention.ts';
 import { register as vaultCreate } from './commands/vault-create.ts';
 import { register as vaultList } from './commands/vault-list.ts';
 import { register as vaultShow } from './commands/vault-show.ts';
@@ -57,10 +61,13 @@ export function buildProgram(opts: MainOptions = {}): Command {
       outputError: (s, write) => write(`ERROR [UserErrorInvalidInput]: ${s.replace(/^error: /, '')}`),
     });
 
-  const vault = program.command('vault').description('vaults: create, list, show');
+  const vault = program.command('vault').description('vaults: create, list, show, check, retention, prune');
   vaultCreate(vault);
   vaultList(vault);
   vaultShow(vault);
+  vaultCheck(vault);
+  vaultRetention(vault);
+  vaultPrune(vault);
   const secret = program.command('secret').description("pgvault's own secrets: set (from stdin), list, delete");
   secretSet(secret);
   secretList(secret);
@@ -69,10 +76,11 @@ export function buildProgram(opts: MainOptions = {}): Command {
   policyCreate(policy);
   policyList(policy);
   policyShow(policy);
-  const instance = program.command('instance').description('backup instances: create, list, show, stop, suspend, resume');
+  const instance = program.command('instance').description('backup instances: create, list, show, validate, stop, suspend, resume');
   instanceCreate(instance);
   instanceList(instance);
   instanceShow(instance);
+  instanceValidate(instance);
   instanceStop(instance);
   instanceSuspend(instance);
   instanceResume(instance);

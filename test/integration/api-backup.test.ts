@@ -35,7 +35,7 @@ beforeAll(async () => {
   for (const [name, value] of [['vault-key', 'a-long-vault-passphrase'], ['backup-pw', backupPassword], ['nobody-pw', 'nobody-pass-123'], ['super-pw', pg.password]] as const) {
     expect((await t.http('PUT', `/v1/secrets/${name}`, { body: { value } })).status).toBe(200);
   }
-  expect((await t.http('POST', '/v1/vaults', { body: { name: 'main', storageUrl: `file://${join(scratch, 'vault')}`, keyReference: 'secret:vault-key' } })).status).toBe(201);
+  expect((await t.http('POST', '/v1/vaults', { body: { name: 'main', storageUrl: `file://${join(scratch, 'vault')}`, keyReference: 'secret:vault-key', softDeleteDays: 0 } })).status).toBe(201);
   const policy = await t.http('POST', '/v1/policies', {
     body: { vault: 'main', name: 'daily', schedules: [{ repeatingInterval: 'R/2026-01-04T02:00:00/P1D', timeZone: 'UTC' }], retentionRules: [{ tag: 'Default', duration: 'P30D', priority: 0 }, { tag: 'Monthly', duration: 'P1Y', priority: 2 }] },
   });
@@ -187,6 +187,31 @@ describe('API: protection, backup, jobs, restore', () => {
     expect(String(res.json.script)).toContain('GRANT CONNECT ON DATABASE "billing" TO "backup";');
     expect((await t.http('GET', '/v1/grants?role=backup')).status).toBe(400);
     expect((await t.http('GET', '/v1/grants?role=ba%00ck&database=app')).status).toBe(400);
+  });
+
+  it('validates an instance again: the pre-flight report', async () => {
+    const res = await t.http('POST', '/v1/instances/app-db/validate');
+    expect(res.status, JSON.stringify(res.json)).toBe(200);
+    expect(res.json.role).toBe('backup');
+    expect(String(res.json.serverVersion)).toMatch(/^15\./);
+    expect((res.json.databases as Array<{ name: string }>).map((d) => d.name)).toEqual(['app']);
+  });
+
+  it('checks the vault, applies retention (a deleted point is purged after 0 soft-delete days) and prunes its data', async () => {
+    const check = await waitForJob((await t.http('POST', '/v1/vaults/main/check', { body: { readData: true } })).json.id as string);
+    expect(check.state, JSON.stringify(check)).toBe('succeeded');
+    expect((check.figures as Record<string, unknown>).ok).toBe(true);
+    expect((await t.http('DELETE', `/v1/points/${pointId}`)).json.state).toBe('soft_deleted');
+    const retention = await waitForJob((await t.http('POST', '/v1/vaults/main/retention', { body: {} })).json.id as string);
+    expect(retention.state, JSON.stringify(retention)).toBe('succeeded');
+    expect((retention.figures as Record<string, number>).purged).toBe(1);
+    expect((await t.http('GET', `/v1/points/${pointId}`)).json.state).toBe('purged');
+    const prune = await waitForJob((await t.http('POST', '/v1/vaults/main/prune', { body: {} })).json.id as string);
+    expect(prune.state, JSON.stringify(prune)).toBe('succeeded');
+    expect((prune.figures as Record<string, number>).forgottenManifests).toBe(1);
+    const after = await waitForJob((await t.http('POST', '/v1/vaults/main/check', { body: {} })).json.id as string);
+    expect(after.state).toBe('succeeded');
+    expect((after.figures as Record<string, number>).manifests).toBe(1);
   });
 
   it('suspend, resume and stop change the state; a stopped instance refuses backup now', async () => {

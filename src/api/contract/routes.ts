@@ -44,6 +44,10 @@ export const routes = {
   vaultList: route({ method: 'GET', url: '/v1/vaults', permission: 'read', summary: 'List vaults', status: 200, query: S.PageQuery, response: S.VaultList }),
   vaultShow: route({ method: 'GET', url: '/v1/vaults/:ref', permission: 'read', summary: 'One vault by name or id', status: 200, params: S.IdOrNameParams, response: S.Vault }),
 
+  vaultCheck: route({ method: 'POST', url: '/v1/vaults/:ref/check', permission: 'backup', summary: 'Verify the vault structure (readData: also read and authenticate every blob): answers 202 with the job', status: 202, params: S.IdOrNameParams, body: S.VaultCheckRequest, response: S.Job }),
+  vaultRetention: route({ method: 'POST', url: '/v1/vaults/:ref/retention', permission: 'manage', summary: "Apply retention now: expire due points (never an instance's last), purge soft-deleted points past the vault's soft-delete days: 202 with the job", status: 202, params: S.IdOrNameParams, body: S.EmptyBody, response: S.Job }),
+  vaultPrune: route({ method: 'POST', url: '/v1/vaults/:ref/prune', permission: 'manage', summary: 'Remove the data of purged recovery points (two-phase, safe beside running backups): 202 with the job', status: 202, params: S.IdOrNameParams, body: S.EmptyBody, response: S.Job }),
+
   secretSet: route({ method: 'PUT', url: '/v1/secrets/:name', permission: 'manage', summary: 'Create or replace a secret in the pgvault secret store (the value is never answered)', status: 200, params: S.NameParams, body: S.SecretSet, response: S.SecretInfo }),
   secretList: route({ method: 'GET', url: '/v1/secrets', permission: 'read', summary: 'List secret names (never values)', status: 200, query: S.PageQuery, response: S.SecretList }),
   secretDelete: route({ method: 'DELETE', url: '/v1/secrets/:name', permission: 'manage', summary: 'Delete a secret', status: 200, params: S.NameParams, response: S.SecretInfo }),
@@ -58,6 +62,7 @@ export const routes = {
   instanceStop: route({ method: 'POST', url: '/v1/instances/:ref/stop', permission: 'manage', summary: 'Stop protection, retaining or deleting the data', status: 200, params: S.IdOrNameParams, body: S.InstanceStop, response: S.Instance }),
   instanceSuspend: route({ method: 'POST', url: '/v1/instances/:ref/suspend', permission: 'manage', summary: 'Suspend scheduled backups', status: 200, params: S.IdOrNameParams, response: S.Instance }),
   instanceResume: route({ method: 'POST', url: '/v1/instances/:ref/resume', permission: 'manage', summary: 'Resume protection', status: 200, params: S.IdOrNameParams, response: S.Instance }),
+  instanceValidate: route({ method: 'POST', url: '/v1/instances/:ref/validate', permission: 'backup', summary: 'Run the pre-flight again (connection, versions, privileges) and answer its report or its coded error', status: 200, params: S.IdOrNameParams, response: S.ValidationReport }),
   backupNow: route({ method: 'POST', url: '/v1/instances/:ref/backup', permission: 'backup', summary: 'On-demand backup: answers 202 with the queued job', status: 202, params: S.IdOrNameParams, body: S.BackupRequest, response: S.Job }),
 
   jobList: route({ method: 'GET', url: '/v1/jobs', permission: 'read', summary: 'List jobs, newest first, filtered by vault, instance, type, state and time range', status: 200, query: S.JobFilter, response: S.JobList }),

@@ -310,3 +310,16 @@ export const GrantsQuery = Type.Object(
 );
 export type GrantsQuery = Static<typeof GrantsQuery>;
 export const GrantsScript = Type.Object({ script: Type.String() });
+
+// ---- vault maintenance and validation ----
+export const VaultCheckRequest = Type.Object({ readData: Type.Optional(Type.Boolean({ description: 'read and authenticate every blob (slow)' })) }, strict);
+export type VaultCheckRequest = Static<typeof VaultCheckRequest>;
+export const EmptyBody = Type.Object({}, strict);
+export const ValidationReport = Type.Object({
+  serverVersion: Type.String(),
+  role: Type.String(),
+  databases: Type.Array(Type.Object({ name: Type.String(), sizeBytes: Type.Integer() })),
+  pgDump: Type.String(),
+  warnings: Type.Array(Type.String()),
+});
+export type ValidationReport = Static<typeof ValidationReport>;

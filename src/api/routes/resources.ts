@@ -55,6 +55,7 @@ export function instanceRoutes(api: ApiServer, instances: InstanceService): void
     return pageDescending(await instances.list(vault === undefined ? {} : { vault }), page, byCreated);
   });
   addRoute(api, routes.instanceShow, async ({ params }) => instances.get(params.ref));
+  addRoute(api, routes.instanceValidate, async ({ params }) => instances.validate(params.ref));
   addRoute(api, routes.instanceStop, async ({ params, body, setAuditTarget }) => {
     setAuditTarget(`instance:${params.ref}`);
     return instances.setState(params.ref, 'stopped', body.mode);

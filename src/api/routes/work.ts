@@ -23,6 +23,18 @@ export function jobRoutes(api: ApiServer, jobs: JobService): void {
     setAuditTarget(`point:${params.id}`);
     return jobs.enqueueRestoreFiles(params.id, body, actorOf(auth));
   });
+  addRoute(api, routes.vaultCheck, async ({ params, body, auth, setAuditTarget }) => {
+    setAuditTarget(`vault:${params.ref}`);
+    return jobs.enqueueVaultJob(params.ref, 'check', { readData: body?.readData === true }, actorOf(auth));
+  });
+  addRoute(api, routes.vaultRetention, async ({ params, auth, setAuditTarget }) => {
+    setAuditTarget(`vault:${params.ref}`);
+    return jobs.enqueueVaultJob(params.ref, 'retention', {}, actorOf(auth));
+  });
+  addRoute(api, routes.vaultPrune, async ({ params, auth, setAuditTarget }) => {
+    setAuditTarget(`vault:${params.ref}`);
+    return jobs.enqueueVaultJob(params.ref, 'prune', {}, actorOf(auth));
+  });
   addRoute(api, routes.jobList, async ({ query }) => {
     const { cursor, limit: asked, ...filter } = query;
     if (filter.since && filter.until && filter.since > filter.until) {

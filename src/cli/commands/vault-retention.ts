@@ -1,0 +1,18 @@
+/** `pgvault vault retention VAULT [--wait]`: apply retention now: expire due recovery points and purge those past the soft-delete days, as a job. */
+import type { Command } from 'commander';
+import { routes } from '../../api/contract/index.ts';
+import { contextFor } from '../context.ts';
+import { waitForJob } from '../wait-job.ts';
+
+export function register(vault: Command): void {
+  vault
+    .command('retention')
+    .description('apply retention now: expire due recovery points and purge those past the soft-delete days')
+    .argument('<vault>', 'vault name or id')
+    .option('--wait', 'wait for the job to finish')
+    .action(async (ref: string, opts: { wait?: boolean }, cmd: Command) => {
+      const { client, print } = contextFor(cmd);
+      const job = await client.call(routes.vaultRetention, { params: { ref }, body: {} });
+      print.record(opts.wait ? await waitForJob(client, job.id) : job);
+    });
+}
