@@ -14,6 +14,18 @@ export class TransientErrorJobLeaseLost extends TransientError {
   }
 }
 
+/** The worker was stopping (process shutdown) while an attempt ran; the job goes back to the queue and is
+ *  retried, by another process or after the restart. */
+export class TransientErrorWorkerStopping extends TransientError {
+  constructor(jobId: string, opts: PgvaultErrorOptions = {}) {
+    super(`job "${jobId}" was interrupted because its worker is stopping`, {
+      hint: 'Nothing to do: the job is retried automatically.',
+      ...opts,
+      details: { jobId, ...(opts.details ?? {}) },
+    });
+  }
+}
+
 /** A job arrived whose type no handler in this process serves. */
 export class InternalErrorJobHandlerMissing extends InternalError {
   constructor(type: string) {

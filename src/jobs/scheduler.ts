@@ -7,7 +7,7 @@
 import {
   asPgvaultError,
   latestOccurrenceAtOrBefore,
-  nominalPeriodMs,
+  nextOccurrence,
   parseSchedule,
   systemClock,
   type Clock,
@@ -149,28 +149,36 @@ export interface MissedBackup {
   instanceName: string;
   /** When the last successful backup finished, or null if there never was one. */
   lastSuccessAt: Date | null;
-  /** lastSuccessAt (or the instance's creation) + the shortest schedule period + grace. */
+  /** The first occurrence after the last success (or after the instance's creation) plus the grace. */
   overdueSince: Date;
 }
 
-/** Protecting instances with no successful backup within their schedule's period plus `graceMs`: the last
- *  success (or, with none, the instance's creation) is older than now − (shortest period + grace).
- *  Instances whose policy does not parse are reported through the thrown error of policySchedules(). */
+/** Protecting instances whose schedule has come due without a successful backup since: the first occurrence
+ *  after the last success (or, with none, after the instance's creation) is more than `graceMs` in the past.
+ *  Most overdue first. The grace should cover how long a backup takes. Schedules that start later or have ended flag nothing.
+ *  Throws UserErrorInvalidInput (through policySchedules) for a policy whose schedules do not parse. */
 export async function findMissedBackups(catalog: Catalog, now: Date, opts: { graceMs: number }): Promise<MissedBackup[]> {
   const out: MissedBackup[] = [];
-  const periods = new Map<string, number>();
+  const parsed = new Map<string, Schedule[]>();
   for (const instance of await catalog.backupInstances.list({ state: 'protecting' })) {
-    let period = periods.get(instance.policyId);
-    if (period === undefined) {
-      period = Math.min(...policySchedules(await catalog.policies.get(instance.policyId)).map(nominalPeriodMs));
-      periods.set(instance.policyId, period);
+    let schedules = parsed.get(instance.policyId);
+    if (schedules === undefined) {
+      schedules = policySchedules(await catalog.policies.get(instance.policyId));
+      parsed.set(instance.policyId, schedules);
     }
     const [last] = await catalog.jobs.list({ instanceId: instance.id, type: 'backup', state: 'succeeded', limit: 1 });
     const lastSuccessAt = last?.finishedAt ?? null;
-    const overdueSince = new Date((lastSuccessAt ?? instance.createdAt).getTime() + period + opts.graceMs);
+    const base = lastSuccessAt ?? instance.createdAt;
+    let firstDue: Date | null = null;
+    for (const s of schedules) {
+      const next = nextOccurrence(s, base);
+      if (next !== null && (firstDue === null || next.getTime() < firstDue.getTime())) firstDue = next;
+    }
+    if (firstDue === null) continue;
+    const overdueSince = new Date(firstDue.getTime() + opts.graceMs);
     if (now.getTime() > overdueSince.getTime()) {
       out.push({ instanceId: instance.id, instanceName: instance.name, lastSuccessAt, overdueSince });
     }
   }
-  return out;
+  return out.sort((a, b) => a.overdueSince.getTime() - b.overdueSince.getTime());
 }

@@ -23,7 +23,7 @@ import {
   type LogLevel,
   type SqlExecutor,
 } from '../catalog/index.ts';
-import { InternalErrorJobHandlerMissing, TransientErrorJobLeaseLost } from './jobs-errors.ts';
+import { InternalErrorJobHandlerMissing, TransientErrorJobLeaseLost, TransientErrorWorkerStopping } from './jobs-errors.ts';
 import type { JobQueue, QueueClaim } from './job-queue.ts';
 
 /** What a handler gets for one attempt. */
@@ -99,7 +99,8 @@ export class Worker {
     this.#loop = this.#run();
   }
 
-  /** Stops claiming; a running attempt is aborted (its job is retried elsewhere after the lease). */
+  /** Stops claiming and aborts a running attempt's signal; waits until the handler returns. An attempt that
+   *  ends because of the stop is not failed: its job goes back to the queue (TransientErrorWorkerStopping). */
   async stop(): Promise<void> {
     this.#stopping.abort(new Error('worker stopping'));
     this.#wake?.();
@@ -178,18 +179,21 @@ export class Worker {
       const handler = this.#handlers.get(claim.payload.type);
       if (handler === undefined) throw new InternalErrorJobHandlerMissing(claim.payload.type);
       const figures = await handler(ctx);
-      if (lease.signal.aborted) throw lease.signal.reason;
+      // A lost lease voids even a successful run (another attempt may be redoing it); a stop does not.
+      if (lease.signal.reason instanceof TransientErrorJobLeaseLost) throw lease.signal.reason;
       await jobs.succeed(jobId, attemptId, figures);
       await this.#queue.complete(claim);
       return 'succeeded';
     } catch (thrown) {
-      const err = asPgvaultError(thrown);
+      const err = this.#stopping.signal.aborted && !(thrown instanceof TransientErrorJobAttemptSuperseded)
+        ? new TransientErrorWorkerStopping(jobId, { cause: thrown })
+        : asPgvaultError(thrown);
       if (err instanceof TransientErrorJobAttemptSuperseded || err instanceof TransientErrorJobLeaseLost) {
         // Another attempt owns the job (or it was cancelled): this attempt must not write anything more.
         return 'lease-lost';
       }
       const error = { code: err.code, message: err.message, hint: err.hint ?? null };
-      const retry = isTransient(err) && claim.retryCount < claim.retryLimit && !this.#stopping.signal.aborted;
+      const retry = isTransient(err) && claim.retryCount < claim.retryLimit;
       try {
         if (retry) {
           await jobs.log(jobId, 'warn', `attempt ${job.attempts} failed with ${err.code}; retrying with backoff`, job.attempts);

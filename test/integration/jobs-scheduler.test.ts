@@ -118,33 +118,36 @@ describe.each<Backend>(['pglite', 'postgres'])('scheduler on %s', (backend) => {
     expect(await catalog.jobs.list({ instanceId: id })).toHaveLength(2);
   });
 
-  it('flags an instance with no successful backup within its period plus grace, and clears it after one', async () => {
+  it('flags an instance whose schedule came due without a successful backup within the grace, and clears it after one', async () => {
     const clock = new ManualClock('2026-06-01T00:00:00Z');
     const { catalog, queue } = await openBoth(backend, clock);
     const id = await protect(catalog, 'missed', 'R/2026-01-01T03:00:00/P1D', 'UTC');
+    // A schedule that has not started yet is never overdue.
+    await protect(catalog, 'later', 'R/2026-07-01T03:00:00/P1D', 'UTC');
     const graceMs = 2 * 3600_000;
-    clock.set('2026-06-02T01:59:00Z');
-    expect(await findMissedBackups(catalog, clock.now(), { graceMs })).toEqual([]);
-    clock.set('2026-06-02T02:01:00Z');
-    const flagged = await findMissedBackups(catalog, clock.now(), { graceMs });
-    expect(flagged).toEqual([{ instanceId: id, instanceName: 'missed', lastSuccessAt: null, overdueSince: new Date('2026-06-02T02:00:00Z') }]);
-    // A backup runs and succeeds (through the real queue and worker): the flag clears.
+    const flaggedAt = async (at: string): Promise<Array<[string, string | null, string]>> => {
+      clock.set(at);
+      return (await findMissedBackups(catalog, clock.now(), { graceMs })).map((m) => [m.instanceName, m.lastSuccessAt && iso(m.lastSuccessAt), iso(m.overdueSince)]);
+    };
+    expect(await flaggedAt('2026-06-01T04:59:00Z')).toEqual([]);
+    expect(await flaggedAt('2026-06-01T05:01:00Z')).toEqual([['missed', null, '2026-06-01T05:00:00.000Z']]);
+    // The backup runs late but succeeds (through the real scheduler, queue and worker): the flag clears.
     const scheduler = new Scheduler({ catalog, queue, clock, onError: (e) => { throw e; } });
-    clock.set('2026-06-02T03:00:00Z');
     expect(await scheduler.tick()).toHaveLength(1);
     const worker = new Worker({ catalog, queue, clock });
     worker.registerHandler('backup', async () => ({ bytesDumped: 1 }));
     let result = null;
-    for (let i = 0; i < 50 && result === null; i++) {
+    for (let i = 0; i < 100 && result === null; i++) {
       result = await worker.runOnce();
       if (result === null) await new Promise((r) => setTimeout(r, 100));
     }
     expect(result?.outcome).toBe('succeeded');
-    clock.set('2026-06-03T04:59:00Z');
-    expect(await findMissedBackups(catalog, clock.now(), { graceMs })).toEqual([]);
-    clock.set('2026-06-03T05:01:00Z');
-    expect((await findMissedBackups(catalog, clock.now(), { graceMs })).map((m) => [m.instanceId, iso(m.lastSuccessAt!)])).toEqual([
-      [id, '2026-06-02T03:00:00.000Z'],
+    expect(await catalog.jobs.get(result!.jobId)).toMatchObject({ instanceId: id, state: 'succeeded' });
+    expect(await flaggedAt('2026-06-02T04:59:00Z')).toEqual([]);
+    expect(await flaggedAt('2026-06-02T05:01:00Z')).toEqual([['missed', '2026-06-01T05:01:00.000Z', '2026-06-02T05:00:00.000Z']]);
+    expect(await flaggedAt('2026-07-01T05:01:00Z')).toEqual([
+      ['missed', '2026-06-01T05:01:00.000Z', '2026-06-02T05:00:00.000Z'],
+      ['later', null, '2026-07-01T05:00:00.000Z'],
     ]);
   });
 });

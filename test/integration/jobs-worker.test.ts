@@ -1,7 +1,8 @@
 /** The worker loop on a catalog in PGlite and in a real PostgreSQL 15: success mirrors figures and log lines
  *  into the job row; transient errors are retried with backoff as new attempts; other errors fail the job at
- *  once with code, message and hint; a job type without handler fails coded; an attempt whose job was taken
- *  over can commit nothing (fencing) and leaves the new attempt's result alone; one job per instance at a time. */
+ *  once with code, message and hint; a job type without handler fails coded; stopping a worker requeues its
+ *  job; one job per instance at a time while heartbeats keep a long attempt's lease; an attempt whose job
+ *  was taken over can commit nothing (fencing) and leaves the new attempt's result alone. */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -132,29 +133,23 @@ describe.each<Backend>(['postgres', 'pglite'])('worker on %s', (backend) => {
     expect((await env.catalog.jobs.get(job.id)).error?.code).toBe('InternalErrorJobHandlerMissing');
   });
 
-  it('fences a superseded attempt: its commit is refused and the new attempt result stands', async () => {
-    const job = await enqueueJob(env.catalog, env.queue, { type: 'restore', instanceId: env.instanceId, requestedBy: 'test' });
-    const worker = new Worker({ catalog: env.catalog, queue: env.queue });
-    let refused: unknown;
-    worker.registerHandler('restore', async (ctx) => {
-      // While this attempt works, another attempt takes the job over (as after a lost lease) and finishes it.
-      await env.catalog.jobs.start(job.id, 'att_takeover');
-      await env.catalog.jobs.succeed(job.id, 'att_takeover', { by: 'takeover' });
-      try {
-        await ctx.commit(async (q) => {
-          await q.jobs.log(job.id, 'info', 'must never be written');
-        });
-      } catch (err) {
-        refused = err;
-      }
-      await expect(ctx.progress({ late: true })).rejects.toBeInstanceOf(TransientErrorJobAttemptSuperseded);
-      return { by: 'stale attempt' };
-    });
-    expect((await runOne(worker)).outcome).toBe('lease-lost');
-    expect(refused).toBeInstanceOf(TransientErrorJobAttemptSuperseded);
-    const row = await env.catalog.jobs.get(job.id);
-    expect(row).toMatchObject({ state: 'succeeded', attempts: 2, attemptId: 'att_takeover', figures: { by: 'takeover' } });
-    expect((await env.catalog.jobs.logs(job.id)).map((l) => l.message)).not.toContain('must never be written');
+  it('stopping a worker puts its running job back in the queue instead of failing it', async () => {
+    const job = await enqueueJob(env.catalog, env.queue, { type: 'verify', vaultId: env.vaultId, exclusiveKey: 'stop-test', requestedBy: 'test' });
+    const worker = new Worker({ catalog: env.catalog, queue: env.queue, pollIntervalMs: 50 });
+    let started!: () => void;
+    const running = new Promise<void>((r) => { started = r; });
+    worker.registerHandler('verify', (ctx) => new Promise((_resolve, reject) => {
+      started();
+      ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error));
+    }));
+    worker.start();
+    await running;
+    await worker.stop();
+    expect(await env.catalog.jobs.get(job.id)).toMatchObject({ state: 'queued', attempts: 1, error: { code: 'TransientErrorWorkerStopping' } });
+    const next = new Worker({ catalog: env.catalog, queue: env.queue });
+    next.registerHandler('verify', async () => ({ resumed: true }));
+    expect(await runOne(next)).toEqual({ jobId: job.id, outcome: 'succeeded' });
+    expect(await env.catalog.jobs.get(job.id)).toMatchObject({ state: 'succeeded', attempts: 2, figures: { resumed: true } });
   });
 
   it('runs one job per backup instance at a time while other instances proceed', async () => {
@@ -185,5 +180,31 @@ describe.each<Backend>(['postgres', 'pglite'])('worker on %s', (backend) => {
     release();
     expect(await running).toEqual({ jobId: first.id, outcome: 'succeeded' });
     expect(await runOne(b)).toEqual({ jobId: second.id, outcome: 'succeeded' });
+  });
+  it('fences a superseded attempt: its commit is refused and the new attempt result stands', async () => {
+    // Last in the file: the takeover happens in the catalog only, so the queue keeps this attempt's claim until
+    // its lease lapses (as it would for a real stale attempt), holding the 'fence-test' key meanwhile.
+    const job = await enqueueJob(env.catalog, env.queue, { type: 'restore', instanceId: env.instanceId, exclusiveKey: 'fence-test', requestedBy: 'test' });
+    const worker = new Worker({ catalog: env.catalog, queue: env.queue });
+    let refused: unknown;
+    worker.registerHandler('restore', async (ctx) => {
+      // While this attempt works, another attempt takes the job over (as after a lost lease) and finishes it.
+      await env.catalog.jobs.start(job.id, 'att_takeover');
+      await env.catalog.jobs.succeed(job.id, 'att_takeover', { by: 'takeover' });
+      try {
+        await ctx.commit(async (q) => {
+          await q.jobs.log(job.id, 'info', 'must never be written');
+        });
+      } catch (err) {
+        refused = err;
+      }
+      await expect(ctx.progress({ late: true })).rejects.toBeInstanceOf(TransientErrorJobAttemptSuperseded);
+      return { by: 'stale attempt' };
+    });
+    expect((await runOne(worker)).outcome).toBe('lease-lost');
+    expect(refused).toBeInstanceOf(TransientErrorJobAttemptSuperseded);
+    const row = await env.catalog.jobs.get(job.id);
+    expect(row).toMatchObject({ state: 'succeeded', attempts: 2, attemptId: 'att_takeover', figures: { by: 'takeover' } });
+    expect((await env.catalog.jobs.logs(job.id)).map((l) => l.message)).not.toContain('must never be written');
   });
 });
