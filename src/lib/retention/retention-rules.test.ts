@@ -29,7 +29,7 @@ describe('parseRetentionRules', () => {
   it('accepts a full policy and sorts by priority, highest number first, ties to the rarer tag', () => {
     expect(parseRetentionRules(policyRules).map((r) => r.tag)).toEqual(['Yearly', 'Monthly', 'Weekly', 'Default']);
     expect(parseRetentionRules([{ tag: 'Default', duration: 'P120M', priority: 1 }])[0]!.durationText).toBe('P120M');
-    expect(parseRetentionRules([{ tag: 'Default', duration: 'P3652D', priority: 1 }])).toHaveLength(1);
+    expect(parseRetentionRules([{ tag: 'Default', duration: 'P3653D', priority: 1 }])).toHaveLength(1);
     const tied = parseRetentionRules([
       { tag: 'Default', duration: 'P1D', priority: 0 },
       { tag: 'Weekly', duration: 'P1W', priority: 0 },
@@ -42,8 +42,9 @@ describe('parseRetentionRules', () => {
     refused(() => parseRetentionRules([{ tag: 'Weekly', duration: 'P1W', priority: 1 }]), /lack a Default/);
     refused(() => parseRetentionRules([{ tag: 'Daily' as RetentionTag, duration: 'P1W', priority: 1 }]), /unknown/);
     refused(() => parseRetentionRules([{ tag: 'Default', duration: 'P11Y', priority: 1 }]), /longer than ten years/);
-    refused(() => parseRetentionRules([{ tag: 'Default', duration: 'P10YT1S', priority: 1 }]), /longer than ten years/);
-    refused(() => parseRetentionRules([{ tag: 'Default', duration: 'P3653D', priority: 1 }]), /longer than ten years/);
+    refused(() => parseRetentionRules([{ tag: 'Default', duration: 'P121M', priority: 1 }]), /longer than ten years/);
+    refused(() => parseRetentionRules([{ tag: 'Default', duration: 'P3654D', priority: 1 }]), /longer than ten years/);
+    refused(() => parseRetentionRules([{ tag: 'Default', duration: 'P10YT24H', priority: 1 }]), /longer than ten years/);
     refused(() => parseRetentionRules([{ tag: 'Default', duration: 'P0D', priority: 1 }]), /zero/);
     refused(() => parseRetentionRules([{ tag: 'Default', duration: '-P1D', priority: 1 }]), /negative/);
     refused(() => parseRetentionRules([{ tag: 'Default', duration: '30 days', priority: 1 }]), /not an ISO 8601 duration/);

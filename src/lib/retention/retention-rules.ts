@@ -12,7 +12,7 @@ export type RetentionTag = (typeof RETENTION_TAGS)[number];
 /** A rule as the user writes it. */
 export interface RetentionRuleInput {
   tag: RetentionTag;
-  /** ISO 8601 duration, positive, at most P10Y (= P120M = 3652.5 days on average lengths). */
+  /** ISO 8601 duration, positive, at most P10Y (P120M, or 3653 days: ten years with three leap days). */
   duration: string;
   /** Higher wins; ties go to the rarer tag. */
   priority: number;
@@ -30,7 +30,9 @@ export interface RetentionRule {
 /** Validated rules, sorted winner first. Build with parseRetentionRules(). */
 export type RetentionRules = readonly RetentionRule[];
 
-export const MAX_RETENTION_DAYS = 3652.5;
+/** Ten years with three leap days, on average month lengths (P10Y = P120M = 3652.5 days by that measure);
+ *  the catalog's validation uses the same bound. */
+export const MAX_RETENTION_DAYS = 3653;
 
 /** Validates a policy's rules: Default present, each tag at most once, known tags, positive durations of at
  *  most P10Y, integer priorities, and no rule that Default would always outrank. */
@@ -62,7 +64,7 @@ export function parseRetentionRules(input: readonly RetentionRuleInput[]): Reten
     const duration = parseIsoDuration(r.duration, 'retention duration');
     if (approximateDays(duration) > MAX_RETENTION_DAYS) {
       throw new UserErrorInvalidInput(`retention duration "${r.duration}" of tag "${r.tag}" is longer than ten years`, {
-        hint: 'Keep recovery points at most P10Y (also written P120M or P3652D).',
+        hint: 'Keep recovery points at most P10Y (also written P120M or P3653D).',
         details: { tag: r.tag, duration: r.duration },
       });
     }
