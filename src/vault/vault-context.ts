@@ -7,6 +7,7 @@ import type { Clock } from '../lib/index.ts';
 import { StorageErrorNotFound, type StorageBackend, type StorageKey } from '../storage/index.ts';
 import type { ChunkerParams } from './chunker/chunker.ts';
 import { decompress } from './compression/codec.ts';
+import { DecryptPool } from './crypto/decrypt-pool.ts';
 import { associatedData, open } from './crypto/envelope.ts';
 import type { MasterKey } from './crypto/master-key.ts';
 import { IntegrityErrorChunkHashMismatch, IntegrityErrorMalformedObject, IntegrityErrorObjectMissing } from './errors.ts';
@@ -50,6 +51,7 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
 
 export class VaultContext {
   readonly index = new VaultIndex();
+  #pool: DecryptPool | undefined;
 
   constructor(
     readonly backend: StorageBackend,
@@ -136,37 +138,41 @@ export class VaultContext {
     return loc;
   }
 
-  /** Decrypts, decompresses and verifies one blob envelope; returns the chunk plaintext. */
+  /** Decrypts (on this thread), decompresses and verifies one blob envelope; returns the chunk plaintext. */
   openBlob(blobId: string, envelope: Uint8Array, rawLength: number): Buffer {
     const plain = open(this.mk.dataKey, associatedData.blob(blobId), envelope, `chunk "${blobId}"`);
-    let chunk: Buffer;
-    try {
-      chunk = decompress(plain[0]!, plain.subarray(1));
-    } catch (err) {
-      throw new IntegrityErrorMalformedObject(`chunk "${blobId}"`, err instanceof Error ? err.message : String(err));
-    }
-    if (chunk.length !== rawLength || createHmac('sha256', this.mk.idKey).update(chunk).digest('hex') !== blobId) {
-      throw new IntegrityErrorChunkHashMismatch(blobId);
-    }
-    return chunk;
+    return this.#decode(blobId, plain, rawLength, true);
   }
 
-  /** Reads one chunk by id with a ranged read of its pack. When the cached location's pack is gone (a prune
-   *  swept a duplicate and rewrote the index since we loaded it), the index is refreshed and the read retried once. */
-  async readChunk(blobId: string): Promise<Buffer> {
+  /** Worker threads for load's decryption, started on first use. */
+  get decryptPool(): DecryptPool {
+    this.#pool ??= new DecryptPool(this.mk.dataKey);
+    return this.#pool;
+  }
+
+  async close(): Promise<void> {
+    await this.#pool?.close();
+    this.#pool = undefined;
+  }
+
+  /** Reads one chunk by id with a ranged read of its pack, decrypting on the worker pool. `verifyId` also
+   *  checks the keyed hash (loads of a whole entry skip it: the entry's SHA-256 is checked at the end).
+   *  When the cached location's pack is gone (a prune swept a duplicate and rewrote the index since we
+   *  loaded it), the index is refreshed and the read retried once. */
+  async readChunk(blobId: string, verifyId = true): Promise<Buffer> {
     const loc = await this.locate(blobId);
     try {
-      return await this.#readAt(blobId, loc);
+      return await this.#readAt(blobId, loc, verifyId);
     } catch (err) {
       if (!(err instanceof IntegrityErrorObjectMissing)) throw err;
       await this.refreshIndex();
       const again = this.index.get(blobId);
       if (!again || again.packId === loc.packId) throw err;
-      return this.#readAt(blobId, again);
+      return this.#readAt(blobId, again, verifyId);
     }
   }
 
-  async #readAt(blobId: string, loc: BlobLocation): Promise<Buffer> {
+  async #readAt(blobId: string, loc: BlobLocation, verifyId: boolean): Promise<Buffer> {
     const what = `pack "${loc.packId}"`;
     let env: Buffer;
     try {
@@ -176,6 +182,20 @@ export class VaultContext {
       throw err;
     }
     if (env.length !== loc.length) throw new IntegrityErrorObjectMissing(`part of ${what} (it is truncated)`, { details: { blobId } });
-    return this.openBlob(blobId, env, loc.rawLength);
+    const plain = await this.decryptPool.open(associatedData.blob(blobId), env, `chunk "${blobId}"`);
+    return this.#decode(blobId, plain, loc.rawLength, verifyId);
+  }
+
+  #decode(blobId: string, plain: Buffer, rawLength: number, verifyId: boolean): Buffer {
+    let chunk: Buffer;
+    try {
+      chunk = decompress(plain[0]!, plain.subarray(1));
+    } catch (err) {
+      throw new IntegrityErrorMalformedObject(`chunk "${blobId}"`, err instanceof Error ? err.message : String(err));
+    }
+    if (chunk.length !== rawLength || (verifyId && createHmac('sha256', this.mk.idKey).update(chunk).digest('hex') !== blobId)) {
+      throw new IntegrityErrorChunkHashMismatch(blobId);
+    }
+    return chunk;
   }
 }

@@ -237,7 +237,8 @@ export class Vault {
     const fill = (): void => {
       while (next < chunks.length && window.length < this.#loadConcurrency && (window.length === 0 || windowBytes + chunks[next]!.length <= loadWindowBytes)) {
         const ref = chunks[next++]!;
-        const data = this.#ctx.readChunk(ref.id);
+        // A whole entry is verified by its SHA-256 at the end; a range has no such check, so each chunk's id is.
+        const data = this.#ctx.readChunk(ref.id, !full);
         data.catch(() => undefined); // awaited in order below
         window.push({ ref, data });
         windowBytes += ref.length;
@@ -275,6 +276,7 @@ export class Vault {
   }
 
   async close(): Promise<void> {
+    await this.#ctx.close();
     this.#ctx.index.blobs.clear();
     this.#ctx.index.packs.clear();
     this.#ctx.index.indexIds.clear();
