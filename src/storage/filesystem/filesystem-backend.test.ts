@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { StorageErrorAlreadyExists, StorageErrorNotFound, UserErrorInvalidStorageKey, UserErrorInvalidStorageUrl } from '../errors.ts';
+import { StorageErrorAlreadyExists, StorageErrorNotFound, UserErrorInvalidStorageKey, UserErrorInvalidStorageUrl, UserErrorStorageAccessDenied } from '../errors.ts';
 import type { StorageKey } from '../storage-backend.ts';
 import { listAll, readAll } from '../testing/conformance.ts';
 import { FilesystemBackend, tempFilePrefix } from './filesystem-backend.ts';
@@ -115,5 +115,41 @@ describe('FilesystemBackend', () => {
     const s = await b.get(k('big'), undefined, ac.signal);
     ac.abort();
     await expect(readAll(s)).rejects.toThrow(/abort/i);
+  });
+});
+
+describe('FilesystemBackend and symbolic links planted in its tree', () => {
+  it('never reads, writes, deletes or lists outside the root through a link', async () => {
+    const { symlinkSync, existsSync, readFileSync } = await import('node:fs');
+    const outer = freshRoot();
+    const root = join(outer, 'vault');
+    const outside = join(outer, 'outside');
+    mkdirSync(root, { recursive: true });
+    mkdirSync(outside, { recursive: true });
+    writeFileSync(join(outside, 'secret'), 'outside');
+    symlinkSync(outside, join(root, 'evil')); // a directory link
+    symlinkSync(join(outside, 'secret'), join(root, 'link')); // a file link
+    const b = new FilesystemBackend(root);
+    const denied = async (p: Promise<unknown>): Promise<void> => {
+      const err = await p.then(() => undefined, (e: unknown) => e);
+      expect(err).toBeInstanceOf(UserErrorStorageAccessDenied);
+      expect((err as Error).message).toMatch(/symbolic link/);
+    };
+    await denied(b.get(k('evil/secret')));
+    await denied(b.stat(k('evil/secret')));
+    await denied(b.put(k('evil/new'), Buffer.from('x')));
+    await denied(b.put(k('evil/deeper/new'), Buffer.from('x')));
+    await denied(b.delete(k('evil/secret')));
+    await denied(b.get(k('link')));
+    await denied(b.stat(k('link')));
+    await denied(listAll(b, 'evil/'));
+    expect(await listAll(b, '')).toEqual([]); // links are neither objects nor directories to walk
+    expect(readFileSync(join(outside, 'secret'), 'utf8')).toBe('outside');
+    expect(existsSync(join(outside, 'new')) || existsSync(join(outside, 'deeper'))).toBe(false);
+    // A root that is itself a link is fine.
+    symlinkSync(root, join(outer, 'root-link'));
+    const viaLink = new FilesystemBackend(join(outer, 'root-link'));
+    await viaLink.put(k('ok/x'), Buffer.from('fine'));
+    expect((await readAll(await viaLink.get(k('ok/x')))).toString()).toBe('fine');
   });
 });

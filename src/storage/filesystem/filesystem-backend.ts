@@ -4,7 +4,7 @@
  *  never leave a partial object behind, and never resolve a key outside rootDir. */
 import { randomBytes } from 'node:crypto';
 import { constants, type Dir } from 'node:fs';
-import { link, mkdir, open, opendir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { link, lstat, mkdir, open, opendir, realpath, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
@@ -31,6 +31,7 @@ export const tempFilePrefix = '.pgvault-tmp.';
  *    failed or aborted put removes its temp file; a killed one leaves it (see removeTempFiles).
  *  - A key maps to rootDir/<segments>; keys are checked by parseStorageKey, so no key can resolve outside
  *    rootDir. Segments starting with ".pgvault-tmp." are refused (that namespace belongs to temp files).
+ *    Symbolic links planted inside the root are never followed out of it (UserErrorStorageAccessDenied).
  *  - A key cannot be both an object and a prefix of other objects ("a" and "a/b"), unlike in object stores;
  *    the vault never needs that, and such a put fails with UserErrorInvalidStorageKey.
  *  - The root directory is created by the first put(); list() of a missing root yields nothing. */
@@ -38,6 +39,8 @@ export class FilesystemBackend implements StorageBackend {
   readonly capabilities: StorageCapabilities = { atomicPutIfAbsent: true, immutability: false, rangedReads: true };
   readonly location: string;
   readonly rootDir: string;
+  /** realpath(rootDir), learnt at the first check that needs it (the root may be a link itself: allowed). */
+  #realRoot: string | undefined;
 
   constructor(rootDir: string) {
     if (typeof rootDir !== 'string' || rootDir === '' || !isAbsolute(rootDir) || rootDir.includes('\0')) {
@@ -68,6 +71,7 @@ export class FilesystemBackend implements StorageBackend {
     let fh: FileHandle | undefined;
     let tmpExists = false;
     try {
+      await this.#assertInside(dir, key); // before mkdir, which would follow a planted link
       const firstCreated = await mkdir(dir, { recursive: true }).catch((err: unknown) => {
         if (code(err) === 'EEXIST' || code(err) === 'ENOTDIR') throw this.#objectInTheWay(key);
         throw err;
@@ -112,8 +116,10 @@ export class FilesystemBackend implements StorageBackend {
     allowSharedSignal(signal);
     let fh: FileHandle;
     try {
-      fh = await open(path, 'r');
+      await this.#assertInside(dirname(path), key);
+      fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
     } catch (err) {
+      if (code(err) === 'ELOOP') throw this.#symlink(key);
       throw this.#translate(err, key, 'get');
     }
     try {
@@ -136,7 +142,9 @@ export class FilesystemBackend implements StorageBackend {
   async stat(key: StorageKey): Promise<ObjectStat> {
     const path = this.pathOf(key);
     try {
-      const st = await stat(path);
+      await this.#assertInside(dirname(path), key);
+      const st = await lstat(path);
+      if (st.isSymbolicLink()) throw this.#symlink(key);
       if (!st.isFile()) throw new StorageErrorNotFound(key, this.location);
       return { sizeBytes: st.size, modifiedAt: st.mtime };
     } catch (err) {
@@ -151,6 +159,13 @@ export class FilesystemBackend implements StorageBackend {
     const slash = p.lastIndexOf('/');
     const baseKey = slash < 0 ? '' : p.slice(0, slash); // the deepest directory the prefix fully names
     const namePrefix = p.slice(slash + 1);
+    // Only the first directory can be reached through a link: the walk descends into real directories only
+    // (a dirent of a symbolic link is neither a directory nor a file).
+    try {
+      await this.#assertInside(baseKey === '' ? this.rootDir : join(this.rootDir, ...baseKey.split('/')), p);
+    } catch (err) {
+      throw this.#translate(err, p, 'list');
+    }
     yield* this.#walk(baseKey, namePrefix);
   }
 
@@ -181,6 +196,7 @@ export class FilesystemBackend implements StorageBackend {
   async delete(key: StorageKey): Promise<void> {
     const path = this.pathOf(key);
     try {
+      await this.#assertInside(dirname(path), key);
       await unlink(path);
     } catch (err) {
       const c = code(err);
@@ -226,6 +242,35 @@ export class FilesystemBackend implements StorageBackend {
       }
     }
     return removed;
+  }
+
+  /** Throws when the deepest existing directory on the way to `path` resolves, through a symbolic link
+   *  planted in the tree, outside the root. Without openat(2) in Node a link swapped in after this check
+   *  can still win a race; the check closes the standing hole (restore-as-files into a shared directory). */
+  async #assertInside(path: string, key: string): Promise<void> {
+    let p = path;
+    let real: string | undefined;
+    while (real === undefined) {
+      try {
+        real = await realpath(p);
+      } catch (err) {
+        if (code(err) !== 'ENOENT' && code(err) !== 'ENOTDIR') throw err;
+        if (p === this.rootDir || !p.startsWith(this.rootDir + sep)) return; // the root itself is not there yet
+        p = dirname(p);
+      }
+    }
+    this.#realRoot ??= await realpath(this.rootDir);
+    if (real !== this.#realRoot && !real.startsWith(this.#realRoot + sep)) {
+      throw new UserErrorStorageAccessDenied(`"${key}" in ${this.location} leads outside the storage root through a symbolic link`, {
+        hint: 'Remove symbolic links from inside the storage directory; pgvault never follows them out of its root.',
+      });
+    }
+  }
+
+  #symlink(key: string): UserErrorStorageAccessDenied {
+    return new UserErrorStorageAccessDenied(`"${key}" in ${this.location} is a symbolic link, not an object`, {
+      hint: 'Remove symbolic links from inside the storage directory; pgvault never follows them.',
+    });
   }
 
   #objectInTheWay(key: string): UserErrorInvalidStorageKey {
