@@ -55,6 +55,8 @@ export interface Actor {
  *  the catalog unchanged. */
 export interface VaultService {
   create(input: VaultCreate): Promise<Vault>;
+  /** An existing vault only (UserErrorVaultNotFound otherwise); its manifests become recovery points. */
+  attach(input: VaultCreate): Promise<{ vault: Vault; importedPoints: number }>;
   list(): Promise<Vault[]>;
   /** By name or id; UserErrorNotFound. */
   get(ref: string): Promise<Vault>;

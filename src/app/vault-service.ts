@@ -6,7 +6,7 @@ import type { Catalog, VaultRow } from '../catalog/index.ts';
 import { UserErrorConflict, type Clock } from '../lib/index.ts';
 import { resolveCredential, type SecretReader } from '../secrets/index.ts';
 import type { StorageBackend } from '../storage/index.ts';
-import { UserErrorVaultNotFound, Vault, type ScryptParams } from '../vault/index.ts';
+import { UserErrorVaultNotFound, Vault, type Manifest, type ScryptParams } from '../vault/index.ts';
 import type { Vault as VaultView, VaultService } from '../api/index.ts';
 import { checkStorageUrl, openStorage } from './open-storage.ts';
 
@@ -55,7 +55,17 @@ export class VaultAccess implements VaultService {
     return Vault.open(backend, { passphrase: await this.#passphrase(vault.keyReference), clock: this.#o.clock });
   }
 
+  /** Attaches an existing vault: records it and lists its recovery points from its manifests (the vault is the
+   *  source of truth). Imported points keep no expiry (their retention is unknown here): they stay until deleted. */
+  async attach(input: Parameters<VaultService['create']>[0]): Promise<{ vault: VaultView; importedPoints: number }> {
+    return this.#createOrAttach(input, 'attach');
+  }
+
   async create(input: Parameters<VaultService['create']>[0]): Promise<VaultView> {
+    return (await this.#createOrAttach(input, 'create')).vault;
+  }
+
+  async #createOrAttach(input: Parameters<VaultService['create']>[0], mode: 'create' | 'attach'): Promise<{ vault: VaultView; importedPoints: number }> {
     const { catalog } = this.#o;
     checkStorageUrl(input.storageUrl);
     if (await catalog.vaults.find(input.name)) {
@@ -70,10 +80,15 @@ export class VaultAccess implements VaultService {
     try {
       vault = await Vault.open(backend, { passphrase, clock: this.#o.clock });
     } catch (err) {
-      if (!(err instanceof UserErrorVaultNotFound)) throw err;
+      if (!(err instanceof UserErrorVaultNotFound) || mode === 'attach') throw err;
       vault = await Vault.create(backend, { passphrase, clock: this.#o.clock, ...(this.#o.kdf ? { kdf: this.#o.kdf } : {}) });
     }
-    await vault.close();
+    let manifests: Manifest[];
+    try {
+      manifests = await Promise.all((await vault.listManifests()).map((id) => vault.readManifest(id)));
+    } finally {
+      await vault.close();
+    }
     const row = await catalog.vaults.create({
       name: input.name,
       storageUrl: input.storageUrl,
@@ -81,7 +96,26 @@ export class VaultAccess implements VaultService {
       ...(input.softDeleteDays === undefined ? {} : { softDeleteDays: input.softDeleteDays }),
       ...(input.immutability === undefined ? {} : { immutability: input.immutability }),
     });
-    return vaultView(row);
+    let importedPoints = 0;
+    for (const m of manifests) {
+      const meta = m.meta as { kind?: string; instanceId?: unknown; jobId?: unknown };
+      const instance = typeof meta.instanceId === 'string' ? await catalog.backupInstances.find(meta.instanceId) : undefined;
+      await catalog.recoveryPoints.insert({
+        vaultId: row.id,
+        instanceId: instance && instance.vaultId === row.id ? instance.id : null,
+        manifestId: m.id,
+        jobId: null,
+        datasourceKind: meta.kind === 'server' ? 'server' : 'database',
+        tags: ['Default'],
+        createdAt: new Date(m.createdAt),
+        expiresAt: null,
+        sizeBytes: m.entries.reduce((n, e) => n + e.sizeBytes, 0),
+        storedBytes: 0,
+        entries: m.entries.map((e) => ({ name: e.name, kind: e.name === 'globals.sql' ? 'globals' : e.name.endsWith('.dump') ? 'archive' : e.name.endsWith('.index.json') ? 'index' : 'other', sizeBytes: e.sizeBytes, sha256: e.sha256 })),
+      });
+      importedPoints++;
+    }
+    return { vault: vaultView(row), importedPoints };
   }
 
   async list(): Promise<VaultView[]> {

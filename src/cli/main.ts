@@ -30,6 +30,7 @@ import { register as tokenCreate } from './commands/token-create.ts';
 import { register as tokenList } from './commands/token-list.ts';
 import { register as tokenRevoke } from './commands/token-revoke.ts';
 import { register as instanceValidate } from './commands/instance-validate.ts';
+import { register as vaultAttach } from './commands/vault-attach.ts';
 import { register as vaultCheck } from './commands/vault-check.ts';
 import { register as vaultPrune } from './commands/vault-prune.ts';
 import { register as vaultRetention } from './commands/vault-retention.ts';
@@ -61,10 +62,11 @@ export function buildProgram(opts: MainOptions = {}): Command {
       outputError: (s, write) => write(`ERROR [UserErrorInvalidInput]: ${s.replace(/^error: /, '')}`),
     });
 
-  const vault = program.command('vault').description('vaults: create, list, show, check, retention, prune');
+  const vault = program.command('vault').description('vaults: create, list, show, attach, check, retention, prune');
   vaultCreate(vault);
   vaultList(vault);
   vaultShow(vault);
+  vaultAttach(vault);
   vaultCheck(vault);
   vaultRetention(vault);
   vaultPrune(vault);

@@ -214,6 +214,35 @@ describe('API: protection, backup, jobs, restore', () => {
     expect((after.figures as Record<string, number>).manifests).toBe(1);
   });
 
+  it('a second pgvault with an empty catalog attaches the vault: its points are listed and restorable', async () => {
+    const other = await startTestApp({ leaseSeconds: 10, workerPollMs: 200 });
+    try {
+      await other.http('PUT', '/v1/secrets/vault-key', { body: { value: 'a-long-vault-passphrase' } });
+      const missing = await other.http('POST', '/v1/vaults/attach', { body: { name: 'nothing', storageUrl: `file://${join(scratch, 'no-vault')}`, keyReference: 'secret:vault-key' } });
+      expect(missing.json.code).toBe('UserErrorVaultNotFound');
+      const res = await other.http('POST', '/v1/vaults/attach', { body: { name: 'found', storageUrl: `file://${join(scratch, 'vault')}`, keyReference: 'secret:vault-key' } });
+      expect(res.status, JSON.stringify(res.json)).toBe(201);
+      expect(res.json.importedPoints).toBe(1);
+      const points = (await other.http('GET', '/v1/points?vault=found')).json.items as Array<{ id: string; expiresAt: string | null; entries: Array<{ name: string; sha256: string }> }>;
+      expect(points).toHaveLength(1);
+      expect(points[0]!.expiresAt).toBeNull();
+      const dest = join(scratch, 'from-attached');
+      const job = await other.http('POST', `/v1/points/${points[0]!.id}/restore-files`, { body: { destination: dest } });
+      const deadline = Date.now() + 60_000;
+      let state = '';
+      while (!['succeeded', 'failed'].includes(state) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 250));
+        state = String((await other.http('GET', `/v1/jobs/${job.json.id as string}`)).json.state);
+      }
+      expect(state).toBe('succeeded');
+      const dump = readdirSync(dest).find((f) => f.endsWith('.dump'))!;
+      const entry = points[0]!.entries.find((e) => e.name === 'databases/app.dump')!;
+      expect(createHash('sha256').update(readFileSync(join(dest, dump))).digest('hex')).toBe(entry.sha256);
+    } finally {
+      await other.stop();
+    }
+  });
+
   it('suspend, resume and stop change the state; a stopped instance refuses backup now', async () => {
     expect((await t.http('POST', '/v1/instances/app-db/suspend')).json.state).toBe('suspended');
     expect((await t.http('POST', '/v1/instances/app-db/resume')).json.state).toBe('protecting');

@@ -44,6 +44,7 @@ export const routes = {
   vaultList: route({ method: 'GET', url: '/v1/vaults', permission: 'read', summary: 'List vaults', status: 200, query: S.PageQuery, response: S.VaultList }),
   vaultShow: route({ method: 'GET', url: '/v1/vaults/:ref', permission: 'read', summary: 'One vault by name or id', status: 200, params: S.IdOrNameParams, response: S.Vault }),
 
+  vaultAttach: route({ method: 'POST', url: '/v1/vaults/attach', permission: 'manage', summary: 'Attach an existing vault: record it and list its recovery points from its manifests (imported points keep no expiry)', status: 201, body: S.VaultCreate, response: S.VaultAttached }),
   vaultCheck: route({ method: 'POST', url: '/v1/vaults/:ref/check', permission: 'backup', summary: 'Verify the vault structure (readData: also read and authenticate every blob): answers 202 with the job', status: 202, params: S.IdOrNameParams, body: S.VaultCheckRequest, response: S.Job }),
   vaultRetention: route({ method: 'POST', url: '/v1/vaults/:ref/retention', permission: 'manage', summary: "Apply retention now: expire due points (never an instance's last), purge soft-deleted points past the vault's soft-delete days: 202 with the job", status: 202, params: S.IdOrNameParams, body: S.EmptyBody, response: S.Job }),
   vaultPrune: route({ method: 'POST', url: '/v1/vaults/:ref/prune', permission: 'manage', summary: 'Remove the data of purged recovery points (two-phase, safe beside running backups): 202 with the job', status: 202, params: S.IdOrNameParams, body: S.EmptyBody, response: S.Job }),

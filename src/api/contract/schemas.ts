@@ -323,3 +323,5 @@ export const ValidationReport = Type.Object({
   warnings: Type.Array(Type.String()),
 });
 export type ValidationReport = Static<typeof ValidationReport>;
+export const VaultAttached = Type.Object({ vault: Vault, importedPoints: Type.Integer() });
+export type VaultAttached = Static<typeof VaultAttached>;

@@ -14,6 +14,10 @@ export function vaultRoutes(api: ApiServer, vaults: VaultService): void {
     setAuditTarget(`vault:${body.name}`);
     return vaults.create(body);
   });
+  addRoute(api, routes.vaultAttach, async ({ body, setAuditTarget }) => {
+    setAuditTarget(`vault:${body.name}`);
+    return vaults.attach(body);
+  });
   addRoute(api, routes.vaultList, async ({ query }) => pageDescending(await vaults.list(), query, byCreated));
   addRoute(api, routes.vaultShow, async ({ params }) => vaults.get(params.ref));
 }
