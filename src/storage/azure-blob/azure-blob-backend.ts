@@ -113,6 +113,9 @@ export class AzureBlobBackend implements StorageBackend {
         await blob.upload(first, first.length, { conditions, abortSignal });
         return;
       }
+      // A body of several blocks that could never be committed is not worth sending: look first (the
+      // conditional commit below still decides atomically).
+      if (opts.ifAbsent && (await blob.exists({ abortSignal }))) throw new StorageErrorAlreadyExists(k, this.location);
       const ids: string[] = [];
       const idPrefix = randomUUID();
       const inFlight = new Set<Promise<void>>();
@@ -148,6 +151,13 @@ export class AzureBlobBackend implements StorageBackend {
       if (opts.ifAbsent && isRest(err) && err.statusCode === 400 && errorCode(err) === 'InvalidBlockList') {
         // A concurrent writer committed first, which discards our uncommitted blocks: the key exists now.
         if (await blob.exists().catch(() => false)) throw new StorageErrorAlreadyExists(k, this.location);
+      }
+      if (isRest(err) && errorCode(err) === 'InvalidBlockList') {
+        // A concurrent writer of the same key committed and so discarded our blocks: retrying (a Buffer
+        // body, by RetryingBackend) succeeds.
+        throw new TransientErrorStorageUnavailable(`put "${k}" in ${this.location} failed: a concurrent writer of the same key discarded this upload's blocks`, {
+          details: { status: err.statusCode, errorCode: 'InvalidBlockList' },
+        });
       }
       throw this.#translate(err, k, 'put', opts.ifAbsent);
     }
