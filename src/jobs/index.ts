@@ -5,3 +5,4 @@ export * from './job-queue.ts';
 export * from './worker.ts';
 export * from './scheduler.ts';
 export * from './enqueue-job.ts';
+export * from './reconcile-jobs.ts';

@@ -16,6 +16,7 @@ import {
 } from '../lib/index.ts';
 import { bindQueries, type BackupInstanceRow, type Catalog, type PolicyRow } from '../catalog/index.ts';
 import { enqueueJobIn } from './enqueue-job.ts';
+import { reconcileJobs } from './reconcile-jobs.ts';
 import type { JobQueue } from './job-queue.ts';
 
 export interface SchedulerOptions {
@@ -72,9 +73,20 @@ export class Scheduler {
     this.#onError = opts.onError ?? (() => undefined);
   }
 
-  /** Looks at every protecting instance once and enqueues what is due. Safe to run concurrently in any
-   *  number of processes: each occurrence is enqueued by exactly one of them. */
+  /** Looks at every protecting instance once and enqueues what is due, then reconciles jobs the queue gave
+   *  up on (reconcileJobs). Safe to run concurrently in any number of processes: each occurrence is enqueued
+   *  by exactly one of them. */
   async tick(): Promise<EnqueuedOccurrence[]> {
+    const out = await this.#enqueueDue();
+    try {
+      await reconcileJobs(this.#catalog, this.#queue, this.#clock);
+    } catch (err) {
+      this.#onError(asPgvaultError(err));
+    }
+    return out;
+  }
+
+  async #enqueueDue(): Promise<EnqueuedOccurrence[]> {
     const now = this.#clock.now();
     const instances = await this.#catalog.backupInstances.list({ state: 'protecting' });
     const policies = new Map<string, Schedule[] | Error>();

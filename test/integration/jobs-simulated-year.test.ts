@@ -152,5 +152,6 @@ it('a year of daily backups keeps exactly the expected recovery points', async (
   const byTag = (tag: string): number => points.filter((p) => p.tags[0] === tag).length;
   // 52 Mondays start ISO weeks in 2026; Monday 1 June is Monthly instead. Thursday 1 January is Yearly.
   expect([byTag('Yearly'), byTag('Monthly'), byTag('Weekly')]).toEqual([1, 11, 51]);
-  expect(elapsedS).toBeLessThan(120);
+  // A guard against pathological slowness only: the figure is printed above (about 15–70 s on 2 shared cores).
+  expect(elapsedS).toBeLessThan(240);
 }, 180_000);

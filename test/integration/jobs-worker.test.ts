@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openCatalog, TransientErrorJobAttemptSuperseded, type Catalog } from '../../src/catalog/index.ts';
-import { enqueueJob, startJobQueue, Worker, type AttemptOutcome, type JobQueue } from '../../src/jobs/index.ts';
+import { enqueueJob, reconcileJobs, startJobQueue, Worker, type AttemptOutcome, type JobQueue } from '../../src/jobs/index.ts';
 import { TransientError, UserErrorInvalidInput } from '../../src/lib/index.ts';
 import { startCluster, type PgCluster } from '../support/index.ts';
 
@@ -150,6 +150,24 @@ describe.each<Backend>(['postgres', 'pglite'])('worker on %s', (backend) => {
     next.registerHandler('verify', async () => ({ resumed: true }));
     expect(await runOne(next)).toEqual({ jobId: job.id, outcome: 'succeeded' });
     expect(await env.catalog.jobs.get(job.id)).toMatchObject({ state: 'succeeded', attempts: 2, figures: { resumed: true } });
+  });
+
+  it('reconciles a job the queue gave up on: the catalog marks it failed and fences the lost attempt out', async () => {
+    const job = await enqueueJob(env.catalog, env.queue, { type: 'backup', vaultId: env.vaultId, exclusiveKey: 'reconcile-test', requestedBy: 'test' });
+    // An attempt starts in the catalog, then the queue ends the job without it (as after a lease lost on the last retry).
+    await env.catalog.jobs.start(job.id, 'att_lost');
+    let claim = null;
+    for (let i = 0; i < 100 && claim === null; i++) {
+      claim = await env.queue.claim();
+      if (claim === null) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(claim?.payload.jobId).toBe(job.id);
+    expect(await reconcileJobs(env.catalog, env.queue)).toEqual([]);
+    expect(await env.queue.fail(claim!, { code: 'x', message: 'y' }, { retry: false })).toBe('failed');
+    expect(await reconcileJobs(env.catalog, env.queue)).toEqual([job.id]);
+    expect(await env.catalog.jobs.get(job.id)).toMatchObject({ state: 'failed', error: { code: 'TransientErrorJobLeaseLost' } });
+    await expect(env.catalog.jobs.succeed(job.id, 'att_lost', {})).rejects.toBeInstanceOf(TransientErrorJobAttemptSuperseded);
+    expect(await reconcileJobs(env.catalog, env.queue)).toEqual([]);
   });
 
   it('runs one job per backup instance at a time while other instances proceed', async () => {
