@@ -187,6 +187,25 @@ describe('properties', () => {
     );
   });
 
+  it('agrees with a naive scan of every occurrence index from the start', () => {
+    fc.assert(
+      fc.property(scheduleArb, windowArb, (s, w) => {
+        const from = new Date(Date.UTC(2020, 0, 1) + w.fromDay * 86_400_000);
+        const to = new Date(from.getTime() + w.lengthHours * 3_600_000);
+        const naive: number[] = [];
+        const last = s.repetitions === null ? Number.POSITIVE_INFINITY : s.repetitions - 1;
+        for (let k = 0; k <= last && k < 20_000; k++) {
+          const at = occurrenceAt(s, k).getTime();
+          if (at > to.getTime()) break;
+          if (at > from.getTime()) naive.push(at);
+          if (k === 19_999) return; // too dense to scan naively from the start; other properties cover it
+        }
+        expect(occurrencesBetween(s, from, to).map((d) => d.getTime())).toEqual(naive);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('splitting a window anywhere neither loses nor repeats an occurrence', () => {
     fc.assert(
       fc.property(scheduleArb, windowArb, fc.double({ min: 0, max: 1, noNaN: true }), (s, w, cut) => {
