@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { buildApiServer, type ApiDeps, type ApiServer } from '../api/index.ts';
 import { openCatalog, type Catalog } from '../catalog/index.ts';
-import { systemClock, UserErrorConflict, type Clock } from '../lib/index.ts';
-import { Scheduler, startJobQueue, Worker, type JobQueue } from '../jobs/index.ts';
+import { asPgvaultError, systemClock, UserErrorConflict, type Clock } from '../lib/index.ts';
+import { enqueueJob, Scheduler, startJobQueue, Worker, type JobQueue } from '../jobs/index.ts';
 import { grantScript, preflight } from '../postgres/index.ts';
 import { loadMasterKey, SecretStore } from '../secrets/index.ts';
 import type { StorageBackend } from '../storage/index.ts';
@@ -33,6 +33,8 @@ export interface AppOverrides {
   retryDelaySeconds?: number;
   /** Scheduler tick; default 30 s. */
   schedulerTickMs?: number;
+  /** How often serve enqueues a retention job per vault; default 1 h, 0 never. */
+  retentionEveryMs?: number;
   /** Worker idle poll; default 1 s. */
   workerPollMs?: number;
   /** Skips connecting to the datasource when an instance is created (only for tests of the API surface). */
@@ -126,6 +128,17 @@ export async function buildApp(config: AppConfig, overrides: AppOverrides = {}):
   });
   const scheduler = new Scheduler({ catalog, queue: jobQueue, clock, onError, ...(overrides.schedulerTickMs ? { tickIntervalMs: overrides.schedulerTickMs } : {}) });
 
+  // Retention runs on its own: one job per vault and period (idempotent, so several serve processes are harmless).
+  let retentionTimer: ReturnType<typeof setInterval> | undefined;
+  const enqueueRetention = async () => {
+    try {
+      for (const v of await catalog.vaults.list()) {
+        await enqueueJob(catalog, jobQueue, { type: 'retention', vaultId: v.id, params: { trigger: 'periodic' }, requestedBy: 'serve', exclusiveKey: `vault:${v.id}` }, clock);
+      }
+    } catch (err) {
+      onError(asPgvaultError(err));
+    }
+  };
   let closing: Promise<void> | undefined;
   return {
     config,
@@ -138,6 +151,8 @@ export async function buildApp(config: AppConfig, overrides: AppOverrides = {}):
       const url = await api.app.listen({ host: config.host, port: config.port });
       for (const w of workers) w.start();
       scheduler.start();
+      const every = overrides.retentionEveryMs ?? 3600_000;
+      if (every > 0) retentionTimer = setInterval(() => void enqueueRetention(), every);
       const adminTokenWritten = await ensureAdminToken(catalog, config.dataDir);
       writeFileSync(join(config.dataDir, serverUrlFile), `${url}\n`, { mode: 0o600 });
       if (logger) logger.info({ url, dataDir: config.dataDir, catalog: catalog.driver }, 'pgvault serving');
@@ -147,6 +162,7 @@ export async function buildApp(config: AppConfig, overrides: AppOverrides = {}):
       closing ??= (async () => {
         // Stop accepting requests first, then stop scheduling; workers abort their running attempt, whose job
         // goes back to the queue (retried after the lease), then the queue and the catalog close.
+        if (retentionTimer) clearInterval(retentionTimer);
         try {
           await api.app.close();
           await scheduler.stop();

@@ -10,7 +10,7 @@ import { startTestApp, type TestApp } from './api-test-app.ts';
 let t: TestApp;
 let storageRoot: string;
 beforeAll(async () => {
-  t = await startTestApp();
+  t = await startTestApp({ retentionEveryMs: 500, workerPollMs: 200 });
   storageRoot = mkdtempSync(join(tmpdir(), 'pgvault-vaults-'));
 });
 afterAll(async () => {
@@ -119,6 +119,20 @@ describe('API: vaults', () => {
     }
     expect(await snapshot()).toBe(before);
     expect(readdirSync(storageRoot).sort()).toEqual(['main']);
+  });
+});
+
+describe('serve applies retention on its own', () => {
+  it('enqueues a retention job per vault periodically, and a worker runs it', async () => {
+    const deadline = Date.now() + 30_000;
+    let jobs: Array<{ state: string; requestedBy: string }> = [];
+    while (Date.now() < deadline) {
+      jobs = (await t.http('GET', '/v1/jobs?type=retention&vault=main&state=succeeded')).json.items as typeof jobs;
+      if (jobs.length > 0) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(jobs.length).toBeGreaterThan(0);
+    expect(jobs[0]!.requestedBy).toBe('serve');
   });
 });
 
