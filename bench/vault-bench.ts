@@ -3,7 +3,7 @@
  *  `restic backup --stdin` (from the dump file, and live from pg_dump); load throughput vs `restic dump`; storage
  *  after 5 saves with ~2 % churn under three churn patterns vs restic and vs 5 `pg_dump -Fc` files; peak RSS of
  *  save and load (child processes); chunker MB/s; and with --big-gib N a generated N GiB save/load for peak RSS.
- *  Usage: node --import tsx bench/vault-bench.ts [--scale 100] [--runs 3] [--big-gib 10] [--skip-churn] [--skip-live]
+ *  Usage: node --import tsx bench/vault-bench.ts [--scale 115] [--runs 3] [--big-gib 10] [--skip-churn] [--skip-live] [--only-churn] [--only-big]
  *  Writes bench/results/vault-<date>.md. Says clearly when restic is missing (apt-get install -y restic). */
 import { spawn, spawnSync } from 'node:child_process';
 import { createReadStream, mkdirSync, openSync, closeSync, readdirSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
@@ -24,6 +24,7 @@ const { values: args } = parseArgs({
     'skip-churn': { type: 'boolean', default: false },
     'skip-live': { type: 'boolean', default: false },
     'only-big': { type: 'boolean', default: false },
+    'only-churn': { type: 'boolean', default: false },
     out: { type: 'string' },
   },
 });
@@ -223,100 +224,103 @@ async function main(): Promise<void> {
       out(`Stream: \`pg_dump -Fc -Z0\` of the fixture database (scale ${scale}, pg_database_size ${mb(fx.sizeBytes)} MB): **${mb(dumpBytes)} MB**.`);
       out();
 
-      // Chunker alone.
-      const ch = await chunkerThroughput(base, Math.min(dumpBytes, 512 << 20));
-      out(`Chunker (FastCDC gear-32, 512 KiB / 1 MiB / 8 MiB), in process over ${mb(ch.bytes)} MB of the stream: **${mbps(ch.bytes, ch.ms)} MB/s**, ${ch.chunks} chunks (mean ${(ch.bytes / ch.chunks / 1024).toFixed(0)} KiB).`);
-      out();
+      if (!args['only-churn']) {
+        // Chunker alone.
+        const ch = await chunkerThroughput(base, Math.min(dumpBytes, 512 << 20));
+        out(`Chunker (FastCDC gear-32, 512 KiB / 1 MiB / 8 MiB), in process over ${mb(ch.bytes)} MB of the stream: **${mbps(ch.bytes, ch.ms)} MB/s**, ${ch.chunks} chunks (mean ${(ch.bytes / ch.chunks / 1024).toFixed(0)} KiB).`);
+        out();
 
-      // Write throughput, from the file.
-      log('write throughput');
-      const cat: number[] = [];
-      const vs: (ChildResult & { wallMs: number })[] = [];
-      const rs: number[] = [];
-      let keepVault = '';
-      let keepManifest = '';
-      let keepRepo = '';
-      for (let i = 0; i < runs; i++) {
-        cat.push((await runTimed(['cat'], { stdinFile: base, stdoutFile: join(root, 'cat.out') })).ms);
-        rmSync(join(root, 'cat.out'));
-        const vdir = await newVault(`vault-w${i}`);
-        const v = await vaultSave(vdir, { stdinFile: base });
-        vs.push(v);
-        if (i === 0) {
-          keepVault = vdir;
-          keepManifest = v.id;
-        } else rmSync(vdir, { recursive: true, force: true });
-        if (resticVersion) {
-          const repo = await resticInit(`restic-w${i}`);
-          rs.push((await resticBackup(repo, { stdinFile: base })).ms);
-          if (i === 0) keepRepo = repo;
-          else rmSync(repo, { recursive: true, force: true });
-        }
-        log(`  run ${i + 1}: cat ${cat.at(-1)!.toFixed(0)} ms, vault ${v.wallMs.toFixed(0)} ms, restic ${rs.at(-1)?.toFixed(0) ?? '-'} ms`);
-      }
-      const vMed = median(vs.map((v) => v.wallMs));
-      out('## Write (first save, from the dump file)');
-      out();
-      out('| tool | wall s (median) | MB/s | runs (s) |');
-      out('| --- | --- | --- | --- |');
-      out(`| cat stream > file | ${(median(cat) / 1000).toFixed(2)} | ${mbps(dumpBytes, median(cat))} | ${cat.map((x) => (x / 1000).toFixed(2)).join(', ')} |`);
-      out(`| pgvault save (child process, bundled, incl. start-up) | ${(vMed / 1000).toFixed(2)} | ${mbps(dumpBytes, vMed)} | ${vs.map((x) => (x.wallMs / 1000).toFixed(2)).join(', ')} |`);
-      out(`| pgvault save, pipeline only (in-process timer) | ${(median(vs.map((v) => v.ms)) / 1000).toFixed(2)} | ${mbps(dumpBytes, median(vs.map((v) => v.ms)))} | ${vs.map((x) => (x.ms / 1000).toFixed(2)).join(', ')} |`);
-      if (resticVersion) out(`| restic backup --stdin | ${(median(rs) / 1000).toFixed(2)} | ${mbps(dumpBytes, median(rs))} | ${rs.map((x) => (x / 1000).toFixed(2)).join(', ')} |`);
-      out();
-      if (resticVersion) out(`Ratio pgvault / restic wall time (medians): **${(vMed / median(rs)).toFixed(2)}×** (target ≤ 0.9×).`);
-      out(`Vault stored ${mb(vs[0]!.storedBytes ?? 0)} MB for ${mb(dumpBytes)} MB; vault dir ${mb(dirBytes(keepVault))} MB${keepRepo ? `, restic repo ${mb(dirBytes(keepRepo))} MB` : ''}.`);
-      out(`Peak RSS of pgvault save: ${mib(median(vs.map((v) => v.maxRssKiB)))} MiB (process after start-up and imports: ${mib(median(vs.map((v) => v.baselineRssKiB)))} MiB).`);
-      out();
-
-      // Live from pg_dump.
-      if (!args['skip-live']) {
-        log('live pg_dump pipe');
-        const lv: number[] = [];
-        const lr: number[] = [];
+        // Write throughput, from the file.
+        log('write throughput');
+        const cat: number[] = [];
+        const vs: (ChildResult & { wallMs: number })[] = [];
+        const rs: number[] = [];
+        let keepVault = '';
+        let keepManifest = '';
+        let keepRepo = '';
         for (let i = 0; i < runs; i++) {
-          const d = pgDumpArgv(cluster, 'bench_base', false);
-          const vdir = await newVault(`vault-live${i}`);
-          const dump1 = spawn(d.argv[0]!, d.argv.slice(1), { env: d.env, stdio: ['ignore', 'pipe', 'ignore'] });
-          lv.push((await vaultSave(vdir, { stdinFrom: dump1.stdout! })).wallMs);
-          rmSync(vdir, { recursive: true, force: true });
+          cat.push((await runTimed(['cat'], { stdinFile: base, stdoutFile: join(root, 'cat.out') })).ms);
+          rmSync(join(root, 'cat.out'));
+          const vdir = await newVault(`vault-w${i}`);
+          const v = await vaultSave(vdir, { stdinFile: base });
+          vs.push(v);
+          if (i === 0) {
+            keepVault = vdir;
+            keepManifest = v.id;
+          } else rmSync(vdir, { recursive: true, force: true });
           if (resticVersion) {
-            const repo = await resticInit(`restic-live${i}`);
-            const dump2 = spawn(d.argv[0]!, d.argv.slice(1), { env: d.env, stdio: ['ignore', 'pipe', 'ignore'] });
-            lr.push((await resticBackup(repo, { stdinFrom: dump2.stdout! })).ms);
-            rmSync(repo, { recursive: true, force: true });
+            const repo = await resticInit(`restic-w${i}`);
+            rs.push((await resticBackup(repo, { stdinFile: base })).ms);
+            if (i === 0) keepRepo = repo;
+            else rmSync(repo, { recursive: true, force: true });
           }
-          log(`  run ${i + 1}: vault ${lv.at(-1)!.toFixed(0)} ms, restic ${lr.at(-1)?.toFixed(0) ?? '-'} ms`);
+          log(`  run ${i + 1}: cat ${cat.at(-1)!.toFixed(0)} ms, vault ${v.wallMs.toFixed(0)} ms, restic ${rs.at(-1)?.toFixed(0) ?? '-'} ms`);
         }
-        out('## Write (first save, live: pg_dump -Fc -Z0 | tool)');
+        const vMed = median(vs.map((v) => v.wallMs));
+        out('## Write (first save, from the dump file)');
         out();
-        out(`pgvault ${(median(lv) / 1000).toFixed(2)} s (${lv.map((x) => (x / 1000).toFixed(2)).join(', ')})` + (resticVersion ? `; restic ${(median(lr) / 1000).toFixed(2)} s (${lr.map((x) => (x / 1000).toFixed(2)).join(', ')}); ratio **${(median(lv) / median(lr)).toFixed(2)}×**.` : '.'));
+        out('| tool | wall s (median) | MB/s | runs (s) |');
+        out('| --- | --- | --- | --- |');
+        out(`| cat stream > file | ${(median(cat) / 1000).toFixed(2)} | ${mbps(dumpBytes, median(cat))} | ${cat.map((x) => (x / 1000).toFixed(2)).join(', ')} |`);
+        out(`| pgvault save (child process, bundled, incl. start-up) | ${(vMed / 1000).toFixed(2)} | ${mbps(dumpBytes, vMed)} | ${vs.map((x) => (x.wallMs / 1000).toFixed(2)).join(', ')} |`);
+        out(`| pgvault save, pipeline only (in-process timer) | ${(median(vs.map((v) => v.ms)) / 1000).toFixed(2)} | ${mbps(dumpBytes, median(vs.map((v) => v.ms)))} | ${vs.map((x) => (x.ms / 1000).toFixed(2)).join(', ')} |`);
+        if (resticVersion) out(`| restic backup --stdin | ${(median(rs) / 1000).toFixed(2)} | ${mbps(dumpBytes, median(rs))} | ${rs.map((x) => (x / 1000).toFixed(2)).join(', ')} |`);
         out();
-      }
+        if (resticVersion) out(`Ratio pgvault / restic wall time (medians): **${(vMed / median(rs)).toFixed(2)}×** (target ≤ 0.9×).`);
+        out(`Vault stored ${mb(vs[0]!.storedBytes ?? 0)} MB for ${mb(dumpBytes)} MB; vault dir ${mb(dirBytes(keepVault))} MB${keepRepo ? `, restic repo ${mb(dirBytes(keepRepo))} MB` : ''}.`);
+        out(`Peak RSS of pgvault save: ${mib(median(vs.map((v) => v.maxRssKiB)))} MiB (process after start-up and imports: ${mib(median(vs.map((v) => v.baselineRssKiB)))} MiB).`);
+        out();
 
-      // Load throughput.
-      log('load throughput');
-      const vl: (ChildResult & { wallMs: number })[] = [];
-      const rl: number[] = [];
-      for (let i = 0; i < runs; i++) {
-        vl.push(await vaultChild(['load', keepVault, keepManifest]));
-        if (resticVersion) rl.push((await runTimed(['restic', '-r', keepRepo, 'dump', '-q', 'latest', 'db.dump'], { stdoutFile: '/dev/null' })).ms);
-        log(`  run ${i + 1}: vault ${vl.at(-1)!.wallMs.toFixed(0)} ms, restic ${rl.at(-1)?.toFixed(0) ?? '-'} ms`);
+        // Live from pg_dump.
+        if (!args['skip-live']) {
+          log('live pg_dump pipe');
+          const lv: number[] = [];
+          const lr: number[] = [];
+          for (let i = 0; i < runs; i++) {
+            const d = pgDumpArgv(cluster, 'bench_base', false);
+            const vdir = await newVault(`vault-live${i}`);
+            const dump1 = spawn(d.argv[0]!, d.argv.slice(1), { env: d.env, stdio: ['ignore', 'pipe', 'ignore'] });
+            lv.push((await vaultSave(vdir, { stdinFrom: dump1.stdout! })).wallMs);
+            rmSync(vdir, { recursive: true, force: true });
+            if (resticVersion) {
+              const repo = await resticInit(`restic-live${i}`);
+              const dump2 = spawn(d.argv[0]!, d.argv.slice(1), { env: d.env, stdio: ['ignore', 'pipe', 'ignore'] });
+              lr.push((await resticBackup(repo, { stdinFrom: dump2.stdout! })).ms);
+              rmSync(repo, { recursive: true, force: true });
+            }
+            log(`  run ${i + 1}: vault ${lv.at(-1)!.toFixed(0)} ms, restic ${lr.at(-1)?.toFixed(0) ?? '-'} ms`);
+          }
+          out('## Write (first save, live: pg_dump -Fc -Z0 | tool)');
+          out();
+          out(`pgvault ${(median(lv) / 1000).toFixed(2)} s (${lv.map((x) => (x / 1000).toFixed(2)).join(', ')})` + (resticVersion ? `; restic ${(median(lr) / 1000).toFixed(2)} s (${lr.map((x) => (x / 1000).toFixed(2)).join(', ')}); ratio **${(median(lv) / median(lr)).toFixed(2)}×**.` : '.'));
+          out();
+        }
+
+        // Load throughput.
+        log('load throughput');
+        const vl: (ChildResult & { wallMs: number })[] = [];
+        const rl: number[] = [];
+        for (let i = 0; i < runs; i++) {
+          vl.push(await vaultChild(['load', keepVault, keepManifest]));
+          if (resticVersion) rl.push((await runTimed(['restic', '-r', keepRepo, 'dump', '-q', 'latest', 'db.dump'], { stdoutFile: '/dev/null' })).ms);
+          log(`  run ${i + 1}: vault ${vl.at(-1)!.wallMs.toFixed(0)} ms, restic ${rl.at(-1)?.toFixed(0) ?? '-'} ms`);
+        }
+        const vlMed = median(vl.map((v) => v.wallMs));
+        out('## Load (to /dev/null)');
+        out();
+        out('| tool | wall s (median) | MB/s | runs (s) |');
+        out('| --- | --- | --- | --- |');
+        out(`| pgvault load (child process, incl. start-up) | ${(vlMed / 1000).toFixed(2)} | ${mbps(dumpBytes, vlMed)} | ${vl.map((x) => (x.wallMs / 1000).toFixed(2)).join(', ')} |`);
+        out(`| pgvault load, pipeline only | ${(median(vl.map((v) => v.ms)) / 1000).toFixed(2)} | ${mbps(dumpBytes, median(vl.map((v) => v.ms)))} | ${vl.map((x) => (x.ms / 1000).toFixed(2)).join(', ')} |`);
+        if (resticVersion) out(`| restic dump | ${(median(rl) / 1000).toFixed(2)} | ${mbps(dumpBytes, median(rl))} | ${rl.map((x) => (x / 1000).toFixed(2)).join(', ')} |`);
+        out();
+        if (resticVersion) out(`Ratio pgvault / restic load throughput (medians): **${(median(rl) / vlMed).toFixed(2)}×** (target ≥ 1.2×).`);
+        out(`Peak RSS of pgvault load: ${mib(median(vl.map((v) => v.maxRssKiB)))} MiB (after start-up: ${mib(median(vl.map((v) => v.baselineRssKiB)))} MiB).`);
+        out();
+        rmSync(keepVault, { recursive: true, force: true });
+        if (keepRepo) rmSync(keepRepo, { recursive: true, force: true });
+
       }
-      const vlMed = median(vl.map((v) => v.wallMs));
-      out('## Load (to /dev/null)');
-      out();
-      out('| tool | wall s (median) | MB/s | runs (s) |');
-      out('| --- | --- | --- | --- |');
-      out(`| pgvault load (child process, incl. start-up) | ${(vlMed / 1000).toFixed(2)} | ${mbps(dumpBytes, vlMed)} | ${vl.map((x) => (x.wallMs / 1000).toFixed(2)).join(', ')} |`);
-      out(`| pgvault load, pipeline only | ${(median(vl.map((v) => v.ms)) / 1000).toFixed(2)} | ${mbps(dumpBytes, median(vl.map((v) => v.ms)))} | ${vl.map((x) => (x.ms / 1000).toFixed(2)).join(', ')} |`);
-      if (resticVersion) out(`| restic dump | ${(median(rl) / 1000).toFixed(2)} | ${mbps(dumpBytes, median(rl))} | ${rl.map((x) => (x / 1000).toFixed(2)).join(', ')} |`);
-      out();
-      if (resticVersion) out(`Ratio pgvault / restic load throughput (medians): **${(median(rl) / vlMed).toFixed(2)}×** (target ≥ 1.2×).`);
-      out(`Peak RSS of pgvault load: ${mib(median(vl.map((v) => v.maxRssKiB)))} MiB (after start-up: ${mib(median(vl.map((v) => v.baselineRssKiB)))} MiB).`);
-      out();
-      rmSync(keepVault, { recursive: true, force: true });
-      if (keepRepo) rmSync(keepRepo, { recursive: true, force: true });
 
       // Storage after 5 saves with churn.
       if (!args['skip-churn']) {

@@ -35,7 +35,7 @@ export interface WriterTuning {
   maxPackUploads: number;
 }
 
-export const defaultWriterTuning: WriterTuning = { packTargetBytes: 16 * 1024 * 1024, maxInflightChunks: 4, maxPackUploads: 2 };
+export const defaultWriterTuning: WriterTuning = { packTargetBytes: 8 * 1024 * 1024, maxInflightChunks: 3, maxPackUploads: 2 };
 
 const entryNameRe = /^[^\0/][^\0]{0,1023}$/;
 
