@@ -1,14 +1,7 @@
-/** The job queue: a thin adapter over pg-boss 12 in the catalog database (PGlite through pg-boss's
- *  fromPglite, or any PostgreSQL by URL), with pgvault's verbs enqueue/claim/heartbeat/complete/fail.
- *  One pg-boss queue carries every job kind; its 'singleton' policy keyed by `exclusiveKey` lets at most
- *  one job per key (a backup instance) be active while any number wait. pg-boss learns which keys are busy
- *  from a cache refreshed by its supervise pass, so a job whose key was busy a moment ago (or a queued job
- *  first in line whose key is busy) may wait up to superviseIntervalSeconds + queueCacheIntervalSeconds
- *  before it is handed out: latency, never two active jobs per key (a unique index guarantees that).
- *  The lease is pg-boss's heartbeat:
- *  an attempt that stops heartbeating for leaseSeconds is failed by pg-boss's supervisor and retried.
- *  Every settle call is fenced by the attempt (pg-boss JobAttempt), so a lapsed attempt changes nothing.
- *  Knows nothing of the catalog's tables; never runs handlers. */
+/** The job queue: a thin adapter over pg-boss 12 in the catalog database (PGlite or PostgreSQL) with the verbs
+ *  enqueue/claim/heartbeat/complete/fail. Owns pg-boss's settings: one 'singleton' queue keyed per backup
+ *  instance, heartbeat leases, retries with backoff, attempt-fenced settles. Never runs handlers and never
+ *  reads the catalog's tables; the catalog's job row, not the queue, says whether a job failed and why. */
 import type { PGlite } from '@electric-sql/pglite';
 import { PgBoss, fromPglite, type CommandResponse, type Db, type JobWithMetadata } from 'pg-boss';
 import type { Catalog } from '../catalog/index.ts';
@@ -82,6 +75,13 @@ export interface EnqueueOptions {
 export type FailOutcome = 'retrying' | 'failed' | 'lease-lost';
 
 /** The queue contract.
+ *  Exclusion: at most one job per `exclusiveKey` is active (a unique index in pg-boss guarantees it); any
+ *  number wait. pg-boss learns which keys are busy from a cache refreshed by its supervise pass, so a job
+ *  whose key was busy a moment ago, or a queued job first in line whose key is busy, may wait up to
+ *  superviseIntervalSeconds + queueCacheIntervalSeconds before it is handed out (latency, never overlap).
+ *  Lease: an attempt that has not heartbeated for leaseSeconds is failed by pg-boss's supervisor (in any
+ *  process with supervise on) and retried after the backoff; the lapsed attempt's settles then change nothing.
+ *  Terminal failure cancels the queue job (pg-boss has no public "fail for good").
  *  enqueue() is atomic with `tx` when given; returns the queue job id.
  *  claim() returns at most one attempt, or null when nothing is ready (never blocks).
  *  heartbeat(), complete() and fail() act only if `claim` still holds its job; they return false /
@@ -93,8 +93,10 @@ export interface JobQueue {
   complete(claim: QueueClaim): Promise<boolean>;
   /** retry=false ends the job for good (pgvault retries only transient errors). */
   fail(claim: QueueClaim, error: { code: string; message: string }, opts: { retry: boolean }): Promise<FailOutcome>;
-  /** The pg-boss state of a queue job, for tests and diagnostics. */
+  /** The pg-boss state of a queue job ('created', 'retry', 'active', 'completed', 'cancelled', 'failed'), or
+   *  null when the queue no longer holds it. */
   state(queueJobId: string): Promise<string | null>;
+  /** Stops pg-boss and closes the pool it opened; never closes a PGlite or catalog it was given. */
   stop(): Promise<void>;
 }
 

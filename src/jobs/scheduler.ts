@@ -1,9 +1,7 @@
-/** The scheduler: turns due schedule occurrences of protecting backup instances into backup jobs, exactly
- *  once per occurrence across every process sharing the catalog. The occurrence row (UNIQUE instance,
- *  scheduled_for), the job row and the queue entry are written in one catalog transaction, so an
- *  occurrence is either fully enqueued by one process or not at all. After downtime only the latest missed
- *  occurrence runs, once (no burst); occurrences before an instance existed are never "missed".
- *  Time comes from the injected Clock; the scheduler never sleeps for a schedule in tests. */
+/** The scheduler: turns due occurrences of protecting backup instances into backup jobs, exactly once per
+ *  occurrence across every process sharing the catalog (occurrence row UNIQUE (instance, scheduled_for), job
+ *  row and queue entry in one transaction); after downtime only the latest missed occurrence runs, once.
+ *  Also missed-backup detection. Time comes from the injected Clock; it never sleeps for a schedule. */
 import {
   asPgvaultError,
   latestOccurrenceAtOrBefore,

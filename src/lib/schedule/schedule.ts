@@ -1,16 +1,6 @@
 /** Schedules as ISO 8601 repeating intervals `R[n]/<start>/<period>` with an IANA time zone, and their
- *  occurrences. Pure arithmetic over instants (Date); knows nothing of jobs, catalogs or the current time.
- *
- *  The rules (this comment is their single written source):
- *  - `<start>` is a local date-time without offset (`2026-01-04T02:00:00` or `2026-01-04T02:00`), read in
- *    the schedule's time zone. Occurrence k (k = 0, 1, …) is start + k × period.
- *  - Calendar parts of the period (Y, M, W, D) move the wall clock: P1D keeps 02:30 local every day and P1W
- *    keeps the weekday and local time across DST. Clock parts (H, M, S) are elapsed time: PT24H is exactly
- *    24 hours and drifts by an hour on the local clock across a DST change.
- *  - A local time that does not exist (spring forward: 02:30 on 2026-03-29 in Europe/Berlin) runs once,
- *    moved forward by the length of the gap (03:30 local). A local time that exists twice (fall back:
- *    02:30 on 2026-10-25) runs once, at the first of the two (02:30 CEST).
- *  - `R` alone repeats forever; `Rn` means n occurrences in total (1 ≤ n ≤ 1,000,000); `R0` is refused. */
+ *  DST-correct occurrences (the rules are on Schedule below). Pure arithmetic over instants: knows nothing of
+ *  jobs, catalogs or the current time. */
 import { UserErrorInvalidInput } from '../errors.ts';
 import {
   addCalendarPart,
@@ -25,7 +15,19 @@ import { assertTimeZone, localToInstant, type LocalDateTime } from './local-date
 
 export const MAX_REPETITIONS = 1_000_000;
 
-/** A validated schedule. Build it with parseSchedule(); its fields are read-only facts. */
+/** A validated schedule. Build it with parseSchedule(); its fields are read-only facts.
+ *  The rules (their single written source):
+ *  - `<start>` is a local date-time without offset (`2026-01-04T02:00:00` or `2026-01-04T02:00`), read in
+ *    the schedule's time zone. Occurrence k (k = 0, 1, …) is start + k × period.
+ *  - Calendar parts of the period (Y, M, W, D) move the wall clock: P1D keeps 02:30 local every day and P1W
+ *    keeps the weekday and local time across DST. Clock parts (H, M, S) are elapsed time: PT24H is exactly
+ *    24 hours and drifts by an hour on the local clock across a DST change. A mixed period (P1DT12H) moves
+ *    the wall clock by its calendar part, then adds its clock part as elapsed time. Months clamp to the
+ *    month's last day without drifting (Jan 31, Feb 28, Mar 31). Periods are at least one minute.
+ *  - A local time that does not exist (spring forward: 02:30 on 2026-03-29 in Europe/Berlin) runs once,
+ *    moved forward by the length of the gap (03:30 local). A local time that exists twice (fall back:
+ *    02:30 on 2026-10-25) runs once, at the first of the two (02:30 CEST).
+ *  - `R` alone repeats forever; `Rn` means n occurrences in total (1 ≤ n ≤ 1,000,000); `R0` is refused. */
 export interface Schedule {
   /** The canonical text, e.g. `R/2026-01-04T02:00:00/P1W`. */
   readonly text: string;
