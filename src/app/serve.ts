@@ -19,6 +19,9 @@ export async function serve(opts: ServeOptions): Promise<void> {
     throw err;
   });
   process.stdout.write(`pgvault listening on ${url} (data dir ${config.dataDir}, catalog ${app.catalog.driver})\n`);
+  if (config.catalogUrl && !process.env.PGVAULT_MASTER_KEY) {
+    process.stdout.write(`note: with a shared catalog, give every serve process the same PGVAULT_MASTER_KEY; this one uses ${config.dataDir}/master.key, which other processes cannot read\n`);
+  }
   if (adminTokenWritten) process.stdout.write(`first start: an admin token was written to ${config.dataDir}/admin.token (mode 0600)\n`);
   await new Promise<void>((resolveStop) => {
     const stop = (signal: string) => {
