@@ -121,7 +121,8 @@ describe('API: protection, backup, jobs, restore', () => {
     expect(second.status).toBe(202);
     const job2 = await waitForJob(second.json.id as string);
     expect(job2.state).toBe('succeeded');
-    expect((job2.figures as Record<string, number>).bytesNew).toBeLessThan((job2.figures as Record<string, number>).bytesDumped);
+    const f2 = job2.figures as { bytesNew: number; bytesDumped: number };
+    expect(f2.bytesNew).toBeLessThan(f2.bytesDumped);
 
     const all = await t.http('GET', '/v1/jobs?instance=app-db&type=backup&state=succeeded');
     expect((all.json.items as unknown[]).length).toBe(2);
