@@ -40,7 +40,9 @@ export function checkStorageUrl(url: string): { kind: 'file'; path: string } | {
     return { kind: 'file', path };
   }
   if (u.protocol === 'azblob:' || u.protocol === 'azure-blob:' || u.protocol === 'https:' || u.protocol === 'http:') {
-    if (hasDotSegment(u.pathname)) throw new UserErrorInvalidStorageUrl(`storage URL ${JSON.stringify(`${u.protocol}//${u.host}${u.pathname}`)} has "." or ".." path segments`, { details: { field: 'storageUrl' } });
+    // URL parsing normalises "a/../b" away, so look at the path as written too.
+    const rawPath = (url.split(/[?#]/)[0] ?? '').replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, '');
+    if (hasDotSegment(u.pathname) || hasDotSegment(rawPath)) throw new UserErrorInvalidStorageUrl(`storage URL ${JSON.stringify(`${u.protocol}//${u.host}${u.pathname}`)} has "." or ".." path segments`, { details: { field: 'storageUrl' } });
     return { kind: 'azure', url: u.protocol === 'azure-blob:' ? url.replace(/^azure-blob:/, 'azblob:') : url };
   }
   throw new UserErrorInvalidStorageUrl(`storage URL scheme "${u.protocol.replace(/:$/, '')}" is not supported`, { details: { field: 'storageUrl' } });
