@@ -68,7 +68,7 @@ export class Scheduler {
     this.#queue = opts.queue;
     this.#clock = opts.clock ?? systemClock;
     this.#tickMs = opts.tickIntervalMs ?? 30_000;
-    this.#onError = opts.onError ?? (() => undefined);
+    this.#onError = opts.onError ?? reportToStderr;
   }
 
   /** Looks at every protecting instance once and enqueues what is due, then reconciles jobs the queue gave
@@ -191,4 +191,9 @@ export async function findMissedBackups(catalog: Catalog, now: Date, opts: { gra
     }
   }
   return out.sort((a, b) => a.overdueSince.getTime() - b.overdueSince.getTime());
+}
+
+/** Without an onError from the composition root, survivable errors still surface (redacted, with their code). */
+function reportToStderr(err: PgvaultError, instanceId?: string): void {
+  console.error(`pgvault scheduler${instanceId === undefined ? '' : ` (instance ${instanceId})`}: ${err.code}: ${err.message}`);
 }

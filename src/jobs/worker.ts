@@ -84,7 +84,7 @@ export class Worker {
     this.#clock = opts.clock ?? systemClock;
     this.#heartbeatMs = opts.heartbeatIntervalMs;
     this.#pollMs = opts.pollIntervalMs ?? 1000;
-    this.#onError = opts.onError ?? (() => undefined);
+    this.#onError = opts.onError ?? reportToStderr;
   }
 
   /** Registers the handler of a job type; a second registration for a type replaces the first. */
@@ -234,4 +234,9 @@ export class Worker {
   #bind(tx: SqlExecutor): CatalogQueries {
     return bindQueries(tx, this.#clock);
   }
+}
+
+/** Without an onError from the composition root, survivable errors still surface (redacted, with their code). */
+function reportToStderr(err: PgvaultError): void {
+  console.error(`pgvault worker: ${err.code}: ${err.message}`);
 }
