@@ -14,8 +14,8 @@ export interface TestApp {
   stop(): Promise<void>;
 }
 
-export async function startTestApp(overrides: AppOverrides = {}): Promise<TestApp> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'pgvault-api-'));
+/** Starts an app on a fresh temp data dir, or on `dataDir` to restart one (stop() then removes it). */
+export async function startTestApp(overrides: AppOverrides = {}, dataDir = mkdtempSync(join(tmpdir(), 'pgvault-api-'))): Promise<TestApp> {
   const app = await buildApp(appConfigFrom({ dataDir, listen: '127.0.0.1:0', logLevel: 'silent' }), { logger: false, ...overrides });
   const { url } = await app.start();
   const adminToken = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
