@@ -78,7 +78,7 @@ describe.each<Backend>(['postgres', 'pglite'])('job queue on %s', (backend) => {
     // a2 is next in line but its key is busy: a2 must not become active while a1 is, and b1 is handed out
     // (at the latest once pg-boss's singleton cache, refreshed every supervise interval, lists key A as busy).
     let b = null;
-    for (let i = 0; i < 50 && b === null; i++) {
+    for (let i = 0; i < 200 && b === null; i++) {
       const c = await queue.claim();
       expect(c?.queueJobId).not.toBe(a2);
       if (c === null) await new Promise((r) => setTimeout(r, 100));
@@ -92,7 +92,7 @@ describe.each<Backend>(['postgres', 'pglite'])('job queue on %s', (backend) => {
     expect(await queue.complete(first!)).toBe(false);
     expect(await queue.heartbeat(first!)).toBe(false);
     let next = null;
-    for (let i = 0; i < 50 && next === null; i++) {
+    for (let i = 0; i < 200 && next === null; i++) {
       next = await queue.claim();
       if (next === null) await new Promise((r) => setTimeout(r, 100));
     }
@@ -117,7 +117,7 @@ describe.each<Backend>(['postgres', 'pglite'])('job queue on %s', (backend) => {
     // The stale attempt cannot settle the retried job.
     expect(await queue.complete(c1!)).toBe(false);
     let c2 = null;
-    for (let i = 0; i < 60 && c2 === null; i++) {
+    for (let i = 0; i < 200 && c2 === null; i++) {
       c2 = await queue.claim();
       if (c2 === null) await new Promise((r) => setTimeout(r, 100));
     }
