@@ -3,6 +3,7 @@
  *  Errors print as `ERROR [code]: message` plus `HINT:` and exit with the category's code (docs/errors.md). */
 import { Command, CommanderError, Option } from 'commander';
 import { asPgvaultError, exitCodeByCategory } from '../lib/index.ts';
+import { register as auditList } from './commands/audit-list.ts';
 import { register as backup } from './commands/backup.ts';
 import { register as instanceCreate } from './commands/instance-create.ts';
 import { register as instanceList } from './commands/instance-list.ts';
@@ -104,6 +105,8 @@ export function buildProgram(opts: MainOptions = {}): Command {
   tokenList(token);
   tokenRevoke(token);
   whoami(program);
+  const audit = program.command('audit').description('the audit log: list');
+  auditList(audit);
 
   opts.extend?.(program);
   // Subcommands inherit exitOverride and the output settings only when set before they are added; set them on all.

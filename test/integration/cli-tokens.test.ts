@@ -64,6 +64,14 @@ describe('pgvault CLI: tokens and the framework', () => {
     expect(res.stderr).toMatch(/^HINT: .*admin/m);
   });
 
+  it('audit list shows the mutating calls, refused ones too', async () => {
+    const res = await runCli(['--data-dir', s.dataDir, 'audit', 'list', '--limit', '10']);
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout.split('\n')[0]).toMatch(/^AT\s+ACTOR\s+ACTION\s+TARGET\s+RESULT$/);
+    expect(res.stdout).toMatch(/POST \/v1\/tokens\s+token:\S+\s+ok/);
+    expect(res.stdout).toContain('UserErrorPermissionDenied');
+  });
+
   it('bad usage and bad input exit 2 with a coded error; an unreachable server exits 4', async () => {
     const unknown = await runCli(['--data-dir', s.dataDir, 'token', 'lsit']);
     expect(unknown.code).toBe(2);
