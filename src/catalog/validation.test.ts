@@ -53,7 +53,7 @@ describe('catalog validation', () => {
     for (const ok of ['R/2026-01-04T02:00:00/P1W', 'R/2026-01-01T01:30/P1D', 'R5/2026-01-01T00:00/PT6H', 'R/2026-03-29T02:30:00/PT1H']) {
       expect(validateRepeatingInterval('s', ok)).toBe(ok);
     }
-    for (const bad of ['R/2026-01-04T02:00:00Z/P1D', 'R/2026-13-01T00:00/P1D', 'R/2026-01-01T00:00/PT30M', '2026-01-01/P1D', 'R/2026-01-01T00:00/']) {
+    for (const bad of ['R/2026-01-04T02:00:00Z/P1D', 'R/2026-13-01T00:00/P1D', 'R/2026-01-01T00:00/PT30M', '2026-01-01/P1D', 'R/2026-01-01T00:00/', 'R0/2026-01-01T00:00/P1D']) {
       expect(fieldOf(() => validateRepeatingInterval('s', bad)), bad).toBe('s');
     }
   });

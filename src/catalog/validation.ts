@@ -1,7 +1,7 @@
 /** Validation at the catalog boundary: names, references, URLs, durations, schedules, enums. Every failure is a
  *  UserErrorInvalidInput naming the field and carrying a hint; the offending value is quoted only when it
  *  cannot be a secret (never for URLs with userinfo or credential references). Pure: no I/O. */
-import { UserErrorInvalidInput } from '../lib/index.ts';
+import { parseSchedule, PgvaultError, UserErrorInvalidInput } from '../lib/index.ts';
 
 function invalid(field: string, message: string, hint: string): UserErrorInvalidInput {
   return new UserErrorInvalidInput(`${field}: ${message}`, { hint, details: { field } });
@@ -148,5 +148,12 @@ export function validateRepeatingInterval(field: string, value: unknown): string
   const [y, mo, w, d, h, min] = [m[3], m[4], m[5], m[6], m[7], m[8]].map((x) => Number(x ?? 0)) as number[];
   const minutes = (((y! * 365 + mo! * 28 + w! * 7 + d!) * 24) + h!) * 60 + min!;
   if (minutes < 60) throw invalid(field, 'the period must be at least one hour', 'For example PT1H, P1D or P1W.');
+  // The scheduler's own parser has the last word, so that nothing the catalog stores is refused at every tick (R0 …).
+  try {
+    parseSchedule(value as string, 'UTC');
+  } catch (err) {
+    if (err instanceof PgvaultError) throw invalid(field, err.message, err.hint ?? 'For example R/2026-01-04T02:00:00/P1W.');
+    throw err;
+  }
   return value as string;
 }
