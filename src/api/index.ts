@@ -1,5 +1,5 @@
 /** The HTTP API of pgvault: buildApiServer() and the route modules, the ports it needs from the service
- *  core, token minting, and the contract shared with the CLI. Only src/app builds a server. */
+ *  core (tokens, audit, vaults, jobs …), and the contract shared with the CLI. Only src/app builds a server. */
 export * from './contract/index.ts';
 export * from './errors.ts';
 export * from './ports.ts';
