@@ -3,14 +3,13 @@
  *  (vault-format.md §11). Memory stays bounded: at most `maxInflightChunks` chunks being sealed, one open
  *  pack and `maxPackUploads` packs uploading; the source stream is read only as fast as that drains.
  *  It never writes a manifest before every pack and index it needs is durable. */
-import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { UserErrorConflict, UserErrorInvalidInput } from '../lib/index.ts';
 import { StorageErrorNotFound } from '../storage/index.ts';
 import { Chunker } from './chunker/chunker.ts';
 import { compress } from './compression/codec.ts';
 import { associatedData, seal } from './crypto/envelope.ts';
-import { blobIdOf } from './crypto/master-key.ts';
+import type { HashedChunk } from './crypto/hash-pool.ts';
 import { TransientErrorPruneConflict } from './errors.ts';
 import { randomObjectId, type BlobId, type ManifestId, type PlanId } from './ids.ts';
 import type { IndexedPack } from './index/vault-index.ts';
@@ -123,16 +122,20 @@ export class VaultManifestWriter implements ManifestWriter {
     await this.#ready;
     const ctx = this.#ctx;
     const chunker = new Chunker(ctx.gear, ctx.chunkerParams);
-    const sha = createHash('sha256');
     const chunks: ChunkRef[] = [];
     const inflight = new Set<Promise<void>>();
     let pos = 0;
     let newBytes = 0;
     let storedBytes = 0;
 
-    const handle = async (chunk: Buffer): Promise<void> => {
-      sha.update(chunk);
-      const id = blobIdOf(ctx.mk.idKey, chunk) as BlobId;
+    const hashes = ctx.hashPool;
+    const sid = hashes.openStream();
+    /** Chunks submitted to the hash worker, consumed in order; bounded so the source feels backpressure. */
+    const hashing: Promise<HashedChunk>[] = [];
+
+    const store = async (hashed: HashedChunk): Promise<void> => {
+      const { data: chunk } = hashed;
+      const id = hashed.id as BlobId;
       chunks.push({ id, offset: pos, length: chunk.length });
       pos += chunk.length;
       if (this.#pending.has(id)) return;
@@ -155,7 +158,14 @@ export class VaultManifestWriter implements ManifestWriter {
       inflight.add(p);
       void p.then(() => inflight.delete(p));
     };
+    const handle = async (chunk: Buffer): Promise<void> => {
+      const h = hashes.hash(sid, chunk);
+      h.catch(() => undefined); // awaited in order below
+      hashing.push(h);
+      while (hashing.length > 4) await store(await hashing.shift()!);
+    };
 
+    let sha256: string;
     try {
       stream.on('error', () => undefined); // surfaced by the iterator below
       for await (const buf of stream) {
@@ -165,14 +175,17 @@ export class VaultManifestWriter implements ManifestWriter {
         for (const c of chunker.push(buf as Buffer)) await handle(c);
       }
       for (const c of chunker.finish()) await handle(c);
+      while (hashing.length > 0) await store(await hashing.shift()!);
+      sha256 = await hashes.finish(sid);
       await Promise.all(inflight);
       if (this.#failure) throw this.#failure.err;
     } catch (err) {
+      await Promise.allSettled(hashing);
       await Promise.all(inflight);
       if (!stream.destroyed) stream.destroy();
       throw err;
     }
-    const entry: ManifestEntry = { name, sizeBytes: pos, sha256: sha.digest('hex'), chunks };
+    const entry: ManifestEntry = { name, sizeBytes: pos, sha256, chunks };
     const info: EntryInfo = { name, sizeBytes: pos, sha256: entry.sha256, newBytes, storedBytes, chunkCount: chunks.length };
     this.#entries[slot] = entry;
     this.#infos[slot] = info;

@@ -8,6 +8,7 @@ import { StorageErrorNotFound, type StorageBackend, type StorageKey } from '../s
 import type { ChunkerParams } from './chunker/chunker.ts';
 import { decompress } from './compression/codec.ts';
 import { DecryptPool } from './crypto/decrypt-pool.ts';
+import { HashPool } from './crypto/hash-pool.ts';
 import { associatedData, open } from './crypto/envelope.ts';
 import type { MasterKey } from './crypto/master-key.ts';
 import { IntegrityErrorChunkHashMismatch, IntegrityErrorMalformedObject, IntegrityErrorObjectMissing } from './errors.ts';
@@ -52,6 +53,7 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
 export class VaultContext {
   readonly index = new VaultIndex();
   #pool: DecryptPool | undefined;
+  #hashPool: HashPool | undefined;
 
   constructor(
     readonly backend: StorageBackend,
@@ -150,9 +152,17 @@ export class VaultContext {
     return this.#pool;
   }
 
+  /** The worker thread for save's keyed ids and entry hashes, started on first use. */
+  get hashPool(): HashPool {
+    this.#hashPool ??= new HashPool(this.mk.idKey);
+    return this.#hashPool;
+  }
+
   async close(): Promise<void> {
     await this.#pool?.close();
+    await this.#hashPool?.close();
     this.#pool = undefined;
+    this.#hashPool = undefined;
   }
 
   /** Reads one chunk by id with a ranged read of its pack, decrypting on the worker pool. `verifyId` also

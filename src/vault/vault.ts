@@ -58,7 +58,7 @@ export interface VaultCreateOptions extends VaultOpenOptions {
   chunker?: ChunkerParams;
 }
 
-const loadWindowBytes = 48 * 1024 * 1024;
+const loadWindowBytes = 24 * 1024 * 1024;
 
 export class Vault {
   readonly id: string;
@@ -74,7 +74,7 @@ export class Vault {
     this.#keyId = keyId;
     this.#kdf = kdf;
     this.#tuning = { ...defaultWriterTuning, ...opts.tuning };
-    this.#loadConcurrency = opts.loadConcurrency ?? 8;
+    this.#loadConcurrency = opts.loadConcurrency ?? 6;
   }
 
   static async create(backend: StorageBackend, opts: VaultCreateOptions): Promise<Vault> {

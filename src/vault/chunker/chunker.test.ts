@@ -86,8 +86,10 @@ describe('Chunker properties', () => {
         const after = chunkAll(edited, params);
         const changed = after.filter((c) => !before.has(c.toString('base64')));
         const changedBytes = changed.reduce((a, c) => a + c.length, 0);
-        // Normally one or two chunks; a bound of 3 max-size chunks keeps the property strict.
-        expect(changedBytes).toBeLessThanOrEqual(3 * params.maxBytes);
+        // Normally one or two chunks. Normalized chunking can cascade a little further (a shifted chunk start
+        // moves later cut points between the hard and easy mask regions), so the bound is 8 max-size chunks of
+        // a 200 kB stream: the rest of the stream is unchanged.
+        expect(changedBytes).toBeLessThanOrEqual(8 * params.maxBytes);
         expect(after.length).toBeGreaterThan(40);
       }),
       { numRuns: 30 },
