@@ -3,8 +3,10 @@
  *  and every bad input of the issue's list is a 4xx with a clear code and leaves the catalog unchanged. */
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { FilesystemBackend } from '../../src/storage/index.ts';
+import { Vault } from '../../src/vault/index.ts';
 import { startTestApp, type TestApp } from './api-test-app.ts';
 
 let t: TestApp;
@@ -77,13 +79,18 @@ describe('API: vaults', () => {
     // A second catalog entry for the same location is a conflict; a fresh name on a fresh catalog would attach.
     const dup = await t.http('POST', '/v1/vaults', { body: { name: 'again', storageUrl: `file://${dir}`, keyReference: 'secret:vault-key' } });
     expect(dup.status).toBe(409);
-    // Simulate a rebuilt catalog: remove the row, create again → opens the existing vault instead of failing.
-    const id = (await t.app.catalog.vaults.get('main')).id;
-    await t.app.catalog.vaults.delete(id);
-    const keysBefore = readdirSync(join(dir, 'keys'));
-    const attached = await t.http('POST', '/v1/vaults', { body: { name: 'main', storageUrl: `file://${dir}`, keyReference: 'secret:vault-key', softDeleteDays: 7 } });
+    // A vault that exists in storage but not in this catalog (written by another catalog, or before a rebuild):
+    // creating it under the same key opens it instead of initialising it again. (Deleting the live row of
+    // "main" would race the periodic retention jobs that reference it.)
+    const other = join(mkdtempSync(join(tmpdir(), 'pgvault-elsewhere-')), 'vault');
+    onTestFinished(() => rmSync(dirname(other), { recursive: true, force: true }));
+    const made = await Vault.create(new FilesystemBackend(other), { passphrase: 'vault-passphrase-0123456789', kdf: { N: 1024, r: 8, p: 1 } });
+    await made.close();
+    const keysBefore = readdirSync(join(other, 'keys'));
+    const attached = await t.http('POST', '/v1/vaults', { body: { name: 'elsewhere', storageUrl: `file://${other}`, keyReference: 'secret:vault-key', softDeleteDays: 7 } });
     expect(attached.status, JSON.stringify(attached.json)).toBe(201);
-    expect(readdirSync(join(dir, 'keys'))).toEqual(keysBefore);
+    expect(attached.json.id).not.toBe((await t.app.catalog.vaults.get('main')).id);
+    expect(readdirSync(join(other, 'keys'))).toEqual(keysBefore);
   });
 
   it('refuses a wrong key for an existing vault, changing nothing', async () => {
