@@ -162,6 +162,15 @@ export function instanceServiceOf(catalog: Catalog, check: DatasourceCheck, opts
     },
     async setState(ref, state, stopMode) {
       const row = await catalog.backupInstances.get(ref);
+      if (state === 'stopped' && stopMode === 'delete') {
+        // Stop and delete data: every available point is soft-deleted with the state change, in one transaction
+        // (a locked vault refuses the deletion before expiry and then nothing changes); purge after the vault's
+        // soft-delete days and prune remove the data, undelete brings a point back until then.
+        return instanceView(await catalog.transaction(async (q) => {
+          for (const p of await q.recoveryPoints.list({ instanceId: row.id, state: 'available' })) await q.recoveryPoints.softDelete(p.id);
+          return q.backupInstances.setState(row.id, state, stopMode);
+        }));
+      }
       return instanceView(await catalog.backupInstances.setState(row.id, state, stopMode));
     },
   };

@@ -244,11 +244,49 @@ describe('API: protection, backup, jobs, restore', () => {
     }
   });
 
+  it('resolves the credential afresh at every job: a password changed between two backups works with no restart', async () => {
+    await pg.createRole('rotating', 'rotating-pass-one', 'LOGIN');
+    await pg.query('GRANT pg_read_all_data TO rotating');
+    expect((await t.http('PUT', '/v1/secrets/rotating-pw', { body: { value: 'rotating-pass-one' } })).status).toBe(200);
+    const created = await t.http('POST', '/v1/instances', {
+      body: { name: 'rotating-db', vault: 'main', policy: 'daily', datasource: { kind: 'database', serverUrl: serverUrl('rotating'), databaseName: 'app' }, credentialReference: 'secret:rotating-pw' },
+    });
+    expect(created.status, JSON.stringify(created.json)).toBe(201);
+    const first = await waitForJob((await t.http('POST', '/v1/instances/rotating-db/backup', { body: {} })).json.id as string);
+    expect(first.state, JSON.stringify(first)).toBe('succeeded');
+
+    await pg.query("ALTER ROLE rotating PASSWORD 'rotating-pass-two'");
+    // The old secret no longer works: the job fails with the coded authentication error, and no point is made.
+    const stale = await waitForJob((await t.http('POST', '/v1/instances/rotating-db/backup', { body: {} })).json.id as string);
+    expect(stale.state).toBe('failed');
+    expect((stale.error as { code: string }).code).toBe('UserErrorAuthenticationFailed');
+    expect(JSON.stringify(stale)).not.toContain('rotating-pass');
+
+    expect((await t.http('PUT', '/v1/secrets/rotating-pw', { body: { value: 'rotating-pass-two' } })).status).toBe(200);
+    const second = await waitForJob((await t.http('POST', '/v1/instances/rotating-db/backup', { body: {} })).json.id as string);
+    expect(second.state, JSON.stringify(second)).toBe('succeeded');
+    const points = (await t.http('GET', '/v1/points?instance=rotating-db')).json.items as Array<{ state: string }>;
+    expect(points.map((p) => p.state)).toEqual(['available', 'available']);
+  });
+
+  it('stop with delete soft-deletes every point of the instance (undelete brings one back); stop with retain keeps them', async () => {
+    const stopped = await t.http('POST', '/v1/instances/rotating-db/stop', { body: { mode: 'delete' } });
+    expect(stopped.json).toMatchObject({ state: 'stopped', stopMode: 'delete' });
+    const points = (await t.http('GET', '/v1/points?instance=rotating-db')).json.items as Array<{ id: string; state: string }>;
+    expect(points).toHaveLength(2);
+    expect(points.map((p) => p.state)).toEqual(['soft_deleted', 'soft_deleted']);
+    expect((await t.http('POST', `/v1/points/${points[0]!.id}/undelete`)).json.state).toBe('available');
+  });
+
   it('suspend, resume and stop change the state; a stopped instance refuses backup now', async () => {
     expect((await t.http('POST', '/v1/instances/app-db/suspend')).json.state).toBe('suspended');
     expect((await t.http('POST', '/v1/instances/app-db/resume')).json.state).toBe('protecting');
+    const statesOf = async () => ((await t.http('GET', '/v1/points?instance=app-db')).json.items as Array<{ id: string; state: string }>).map((p) => `${p.id}:${p.state}`);
+    const before = await statesOf();
+    expect(before.some((s) => s.endsWith(':available'))).toBe(true);
     const stopped = await t.http('POST', '/v1/instances/app-db/stop', { body: { mode: 'retain' } });
     expect(stopped.json).toMatchObject({ state: 'stopped', stopMode: 'retain' });
+    expect(await statesOf()).toEqual(before);
     const refused = await t.http('POST', '/v1/instances/app-db/backup', { body: {} });
     expect(refused.status).toBe(409);
   });
