@@ -146,9 +146,9 @@ export class VaultContext {
     return this.#decode(blobId, plain, rawLength, true);
   }
 
-  /** Worker threads for load's decryption, started on first use. */
+  /** Worker threads that open chunks for loads (decrypt, decompress, verify), started on first use. */
   get decryptPool(): DecryptPool {
-    this.#pool ??= new DecryptPool(this.mk.dataKey);
+    this.#pool ??= new DecryptPool(this.mk.dataKey, this.mk.idKey);
     return this.#pool;
   }
 
@@ -192,8 +192,7 @@ export class VaultContext {
       throw err;
     }
     if (env.length !== loc.length) throw new IntegrityErrorObjectMissing(`part of ${what} (it is truncated)`, { details: { blobId } });
-    const plain = await this.decryptPool.open(associatedData.blob(blobId), env, `chunk "${blobId}"`);
-    return this.#decode(blobId, plain, loc.rawLength, verifyId);
+    return this.decryptPool.openChunk(blobId, associatedData.blob(blobId), env, loc.rawLength, verifyId);
   }
 
   #decode(blobId: string, plain: Buffer, rawLength: number, verifyId: boolean): Buffer {

@@ -25,6 +25,7 @@ import { defaultWriterTuning, VaultManifestWriter, type ManifestWriter, type Wri
 import { objectKey, prefixes } from './objects.ts';
 import { pruneVault, type PruneReport } from './prune.ts';
 import { readAll, VaultContext } from './vault-context.ts';
+import { YoungGc } from './young-gc.ts';
 import { createHash } from 'node:crypto';
 
 export interface VaultConfig {
@@ -245,9 +246,11 @@ export class Vault {
       }
     };
     fill();
+    const gc = new YoungGc();
     while (window.length > 0) {
       const { ref, data } = window.shift()!;
       const buf = await data;
+      gc.note(buf.length);
       windowBytes -= ref.length;
       fill();
       sha?.update(buf);

@@ -1,30 +1,64 @@
-/** AES-256-GCM decryption of blob envelopes on worker threads, so that a load uses every core: the main
- *  thread fetches, decompresses and hashes while workers authenticate and decrypt. The workers hold the data
- *  key in memory only; they never log, and a failed authentication comes back as a coded integrity error. */
+/** Opening blob envelopes on worker threads, so that a load uses every core: the main thread only fetches,
+ *  hashes the entry and writes, while workers authenticate and decrypt (AES-256-GCM), decompress (zstd) into a
+ *  buffer of the recorded length and, when asked, check the keyed id. The workers hold the data and id keys in
+ *  memory only; they never log, and every failure comes back as the coded integrity error the main thread
+ *  would have raised. Mirrors open() in envelope.ts and decompress() in codec.ts (vault-format.md §6, §10). */
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { IntegrityErrorAuthenticationFailed } from '../errors.ts';
+import { youngGcWorkerSource } from '../young-gc.ts';
+import { IntegrityErrorAuthenticationFailed, IntegrityErrorChunkHashMismatch, IntegrityErrorMalformedObject } from '../errors.ts';
 
-/** Plain JavaScript (eval worker): no loader or bundler is involved, only node: built-ins. Mirrors open() in envelope.ts. */
+/** Plain JavaScript (eval worker): no loader or bundler is involved, only node: built-ins and zstd-napi by path. */
 const workerSource = `
 const { parentPort, workerData } = require('node:worker_threads');
-const { createDecipheriv } = require('node:crypto');
+const { createDecipheriv, createHmac } = require('node:crypto');
+const { Decompressor } = require(workerData.zstdPath);
 const key = Buffer.from(workerData.key);
+const idKey = Buffer.from(workerData.idKey);
+const dec = new Decompressor();
+${youngGcWorkerSource}
+function reply(id, plain) {
+  const own = plain.byteOffset === 0 && plain.byteLength === plain.buffer.byteLength;
+  parentPort.postMessage({ id, ok: true, plain }, own ? [plain.buffer] : []);
+}
 parentPort.on('message', (m) => {
+  youngGc(m.env.byteLength + (m.rawLength || 0));
+  const env = Buffer.from(m.env.buffer, m.env.byteOffset, m.env.byteLength);
+  let plain;
   try {
-    const env = Buffer.from(m.env.buffer, m.env.byteOffset, m.env.byteLength);
     if (env.length < 29) throw new Error('short');
     const d = createDecipheriv('aes-256-gcm', key, env.subarray(0, 12), { authTagLength: 16 });
     d.setAAD(Buffer.from(m.aad, 'ascii'));
     d.setAuthTag(env.subarray(env.length - 16));
     const body = d.update(env.subarray(12, env.length - 16));
     const last = d.final();
-    const plain = last.length === 0 ? body : Buffer.concat([body, last]);
-    const own = plain.byteOffset === 0 && plain.byteLength === plain.buffer.byteLength;
-    parentPort.postMessage({ id: m.id, ok: true, plain }, own ? [plain.buffer] : []);
+    plain = last.length === 0 ? body : Buffer.concat([body, last]);
   } catch {
-    parentPort.postMessage({ id: m.id, ok: false });
+    parentPort.postMessage({ id: m.id, ok: false, kind: 'auth' });
+    return;
   }
+  if (m.rawLength === undefined) return reply(m.id, plain);
+  let chunk;
+  try {
+    const codec = plain[0];
+    const payload = plain.subarray(1);
+    if (codec === 0) chunk = payload;
+    else if (codec === 1) {
+      chunk = Buffer.allocUnsafeSlow(m.rawLength);
+      const n = dec.dctx.decompress(chunk, payload);
+      if (n !== m.rawLength) chunk = chunk.subarray(0, n);
+    } else throw new Error('unknown compression codec id ' + codec);
+  } catch (err) {
+    parentPort.postMessage({ id: m.id, ok: false, kind: 'malformed', why: String(err && err.message || err) });
+    return;
+  }
+  if (chunk.length !== m.rawLength || (m.blobId && createHmac('sha256', idKey).update(chunk).digest('hex') !== m.blobId)) {
+    parentPort.postMessage({ id: m.id, ok: false, kind: 'hash' });
+    return;
+  }
+  reply(m.id, chunk);
 });
 `;
 
@@ -32,6 +66,30 @@ interface Pending {
   resolve: (b: Buffer) => void;
   reject: (e: unknown) => void;
   what: string;
+  blobId: string | undefined;
+}
+
+interface Reply {
+  id: number;
+  ok: boolean;
+  plain?: Uint8Array;
+  kind?: 'auth' | 'malformed' | 'hash';
+  why?: string;
+}
+
+/** zstd-napi's entry file, for the eval workers: from this module, else from the entry script or the working
+ *  directory (a bundle of this module lives elsewhere and keeps zstd-napi external). */
+function zstdNapiPath(): string {
+  const bases = [import.meta.url, process.argv[1], join(process.cwd(), 'noop.js')];
+  for (const base of bases) {
+    if (!base) continue;
+    try {
+      return createRequire(base).resolve('zstd-napi');
+    } catch {
+      // try the next base
+    }
+  }
+  throw new Error('zstd-napi cannot be resolved for the load workers; run npm ci');
 }
 
 export class DecryptPool {
@@ -40,15 +98,18 @@ export class DecryptPool {
   #next = 0;
   #turn = 0;
 
-  constructor(dataKey: Uint8Array, size = Math.max(1, Math.min(4, availableParallelism()))) {
+  constructor(dataKey: Uint8Array, idKey: Uint8Array, size = Math.max(1, Math.min(4, availableParallelism()))) {
+    const workerData = { key: Uint8Array.from(dataKey), idKey: Uint8Array.from(idKey), zstdPath: zstdNapiPath() };
     for (let i = 0; i < size; i++) {
-      const w = new Worker(workerSource, { eval: true, workerData: { key: Uint8Array.from(dataKey) } });
-      w.unref();
-      w.on('message', (m: { id: number; ok: boolean; plain?: Uint8Array }) => {
+      const w = new Worker(workerSource, { eval: true, workerData });
+      w.on('message', (m: Reply) => {
         const p = this.#pending.get(m.id);
         if (!p) return;
         this.#pending.delete(m.id);
+        if (this.#pending.size === 0) this.#setRef(false);
         if (m.ok && m.plain) p.resolve(Buffer.from(m.plain.buffer, m.plain.byteOffset, m.plain.byteLength));
+        else if (m.kind === 'malformed') p.reject(new IntegrityErrorMalformedObject(p.what, m.why ?? 'it does not decompress'));
+        else if (m.kind === 'hash' && p.blobId !== undefined) p.reject(new IntegrityErrorChunkHashMismatch(p.blobId));
         else p.reject(new IntegrityErrorAuthenticationFailed(p.what));
       });
       w.on('error', (err) => {
@@ -56,20 +117,41 @@ export class DecryptPool {
           this.#pending.delete(id);
           p.reject(err);
         }
+        this.#setRef(false);
       });
+      w.unref(); // after the listeners: adding a 'message' listener refs the port again
       this.#workers.push(w);
     }
   }
 
-  /** Authenticates and decrypts one envelope (codec byte + payload come back); `what` names it in errors. */
-  open(aad: string, envelope: Buffer, what: string): Promise<Buffer> {
+  /** Workers keep the process alive only while a reply is awaited. */
+  #setRef(on: boolean): void {
+    for (const w of this.#workers) {
+      if (on) w.ref();
+      else w.unref();
+    }
+  }
+
+  #post(msg: Record<string, unknown>, envelope: Buffer, what: string, blobId: string | undefined): Promise<Buffer> {
     const id = this.#next++;
     const w = this.#workers[this.#turn++ % this.#workers.length]!;
     return new Promise<Buffer>((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject, what });
+      if (this.#pending.size === 0) this.#setRef(true);
+      this.#pending.set(id, { resolve, reject, what, blobId });
       const own = envelope.byteOffset === 0 && envelope.byteLength === envelope.buffer.byteLength;
-      w.postMessage({ id, aad, env: envelope }, own ? [envelope.buffer as ArrayBuffer] : []);
+      w.postMessage({ ...msg, id, env: envelope }, own ? [envelope.buffer as ArrayBuffer] : []);
     });
+  }
+
+  /** Authenticates and decrypts one envelope (codec byte + payload come back); `what` names it in errors. */
+  open(aad: string, envelope: Buffer, what: string): Promise<Buffer> {
+    return this.#post({ aad }, envelope, what, undefined);
+  }
+
+  /** Opens a chunk's envelope completely: authenticates, decrypts, decompresses to exactly `rawLength` bytes
+   *  and, with `verifyId`, checks that the keyed hash of the result is `blobId`. */
+  openChunk(blobId: string, aad: string, envelope: Buffer, rawLength: number, verifyId: boolean): Promise<Buffer> {
+    return this.#post({ aad, rawLength, blobId: verifyId ? blobId : undefined }, envelope, `chunk "${blobId}"`, blobId);
   }
 
   async close(): Promise<void> {

@@ -40,17 +40,19 @@ export class HashPool {
 
   constructor(idKey: Uint8Array) {
     this.#worker = new Worker(workerSource, { eval: true, workerData: { idKey: Uint8Array.from(idKey) } });
-    this.#worker.unref();
     this.#worker.on('message', (m: { seq: number; id?: string; data?: Uint8Array; sha256?: string }) => {
       const w = this.#waiting.get(m.seq);
       this.#waiting.delete(m.seq);
+      if (this.#waiting.size === 0) this.#worker.unref();
       w?.resolve(m);
     });
     this.#worker.on('error', (err) => {
       this.#failed = err;
       for (const w of this.#waiting.values()) w.reject(err);
       this.#waiting.clear();
+      this.#worker.unref();
     });
+    this.#worker.unref(); // after the listeners: adding a 'message' listener refs the port again
   }
 
   /** A new stream id for one entry's SHA-256. */
@@ -62,6 +64,7 @@ export class HashPool {
     if (this.#failed) return Promise.reject(this.#failed);
     const seq = this.#seq++;
     return new Promise<T>((resolve, reject) => {
+      if (this.#waiting.size === 0) this.#worker.ref(); // alive only while a reply is awaited
       this.#waiting.set(seq, { resolve: resolve as (v: unknown) => void, reject });
       this.#worker.postMessage({ ...msg, seq }, transfer);
     });
