@@ -8,7 +8,7 @@ import { UserErrorConflict, UserErrorInvalidInput } from '../lib/index.ts';
 import { StorageErrorNotFound } from '../storage/index.ts';
 import { Chunker } from './chunker/chunker.ts';
 import { compress } from './compression/codec.ts';
-import { associatedData, seal } from './crypto/envelope.ts';
+import { associatedData, sealParts } from './crypto/envelope.ts';
 import type { HashedChunk } from './crypto/hash-pool.ts';
 import { TransientErrorPruneConflict } from './errors.ts';
 import { randomObjectId, type BlobId, type ManifestId, type PlanId } from './ids.ts';
@@ -195,11 +195,11 @@ export class VaultManifestWriter implements ManifestWriter {
   /** Compresses (thread pool), encrypts and appends one blob; rotates the pack when full. Returns the envelope size. */
   async #storeBlob(id: string, chunk: Buffer): Promise<number> {
     const c = await compress(chunk);
-    const env = seal(this.#ctx.mk.dataKey, associatedData.blob(id), [Buffer.of(c.codec), c.payload]);
+    const env = sealParts(this.#ctx.mk.dataKey, associatedData.blob(id), [Buffer.of(c.codec), c.payload]);
     this.#pack ??= new PackBuilder(randomObjectId());
-    this.#pack.add(id, env, chunk.length);
+    const { length } = this.#pack.addParts(id, env, chunk.length);
     if (this.#pack.sizeBytes >= this.#tuning.packTargetBytes) await this.#flushPack();
-    return env.length;
+    return length;
   }
 
   async #flushPack(): Promise<void> {

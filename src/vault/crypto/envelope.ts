@@ -22,6 +22,12 @@ export const associatedData = {
 /** Encrypts `plaintext` (already codec byte + payload, given as parts to avoid a copy).
  *  `nonce` is for golden vectors only; production passes none and gets 12 random bytes. */
 export function seal(key: Uint8Array, aad: string, plaintext: readonly Uint8Array[], nonce?: Uint8Array): Buffer {
+  return Buffer.concat(sealParts(key, aad, plaintext, nonce));
+}
+
+/** seal() as the envelope's pieces in order (nonce, ciphertext pieces, tag), uncopied: packs append them as
+ *  they are, so the save path never copies a compressed chunk again. */
+export function sealParts(key: Uint8Array, aad: string, plaintext: readonly Uint8Array[], nonce?: Uint8Array): Buffer[] {
   const iv = nonce ?? randomBytes(nonceBytes);
   if (iv.length !== nonceBytes) throw new RangeError('nonce must be 12 bytes');
   const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: tagBytes });
@@ -29,7 +35,7 @@ export function seal(key: Uint8Array, aad: string, plaintext: readonly Uint8Arra
   const parts: Buffer[] = [Buffer.from(iv)];
   for (const p of plaintext) parts.push(cipher.update(p));
   parts.push(cipher.final(), cipher.getAuthTag());
-  return Buffer.concat(parts);
+  return parts.filter((p) => p.length > 0);
 }
 
 /** Decrypts and authenticates; throws IntegrityErrorAuthenticationFailed (naming `what`) on any mismatch. */

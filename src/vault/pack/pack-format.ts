@@ -72,10 +72,16 @@ export class PackBuilder {
   }
 
   add(blobId: string, envelope: Buffer, rawLength: number): PackBlob {
-    const b = { id: blobId, offset: this.#size, length: envelope.length, rawLength };
+    return this.addParts(blobId, [envelope], rawLength);
+  }
+
+  /** Appends one envelope given as its pieces in order (sealParts), without copying them. */
+  addParts(blobId: string, envelope: readonly Buffer[], rawLength: number): PackBlob {
+    const length = envelope.reduce((a, p) => a + p.length, 0);
+    const b = { id: blobId, offset: this.#size, length, rawLength };
     this.blobs.push(b);
-    this.#parts.push(envelope);
-    this.#size += envelope.length;
+    this.#parts.push(...envelope);
+    this.#size += length;
     return b;
   }
 
