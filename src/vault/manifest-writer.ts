@@ -3,13 +3,12 @@
  *  (vault-format.md §11). Memory stays bounded: at most `maxInflightChunks` chunks being sealed, one open
  *  pack and `maxPackUploads` packs uploading; the source stream is read only as fast as that drains.
  *  It never writes a manifest before every pack and index it needs is durable. */
+import { createHash, createHmac } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { UserErrorConflict, UserErrorInvalidInput } from '../lib/index.ts';
 import { StorageErrorNotFound } from '../storage/index.ts';
-import { Chunker } from './chunker/chunker.ts';
-import { compress } from './compression/codec.ts';
-import { associatedData, sealParts } from './crypto/envelope.ts';
-import type { HashedChunk } from './crypto/hash-pool.ts';
+import { Chunker, concatParts } from './chunker/chunker.ts';
+import { associatedData } from './crypto/envelope.ts';
 import { TransientErrorPruneConflict } from './errors.ts';
 import { randomObjectId, type BlobId, type ManifestId, type PlanId } from './ids.ts';
 import type { IndexedPack } from './index/vault-index.ts';
@@ -17,6 +16,7 @@ import type { ChunkRef, EntryInfo, Manifest, ManifestEntry, ManifestInfo } from 
 import { objectKey, prefixes, sealJson } from './objects.ts';
 import { PackBuilder } from './pack/pack-format.ts';
 import { mapLimit, type VaultContext } from './vault-context.ts';
+import { YoungGc } from './young-gc.ts';
 
 export interface ManifestWriter {
   /** Streams one named entry in; resolves when all its chunks are sealed into packs (not yet durable).
@@ -124,20 +124,25 @@ export class VaultManifestWriter implements ManifestWriter {
     const chunker = new Chunker(ctx.gear, ctx.chunkerParams);
     const chunks: ChunkRef[] = [];
     const inflight = new Set<Promise<void>>();
+    const entryHash = createHash('sha256');
+    const gc = new YoungGc();
     let pos = 0;
     let newBytes = 0;
     let storedBytes = 0;
 
-    const hashes = ctx.hashPool;
-    const sid = hashes.openStream();
-    /** Chunks submitted to the hash worker, consumed in order; bounded so the source feels backpressure. */
-    const hashing: Promise<HashedChunk>[] = [];
-
-    const store = async (hashed: HashedChunk): Promise<void> => {
-      const { data: chunk } = hashed;
-      const id = hashed.id as BlobId;
-      chunks.push({ id, offset: pos, length: chunk.length });
-      pos += chunk.length;
+    // Chunks are hashed in place, as views into the source's buffers: only a chunk the vault lacks is copied
+    // (into a buffer of its own, for compression on the thread pool). A repeat save, where almost every chunk is
+    // known, costs the chunker's scan and two SHA-256 passes (the keyed ids and the entry), nothing more.
+    const store = async (parts: Uint8Array[]): Promise<void> => {
+      const hmac = createHmac('sha256', ctx.mk.idKey);
+      let length = 0;
+      for (const p of parts) {
+        hmac.update(p);
+        length += p.length;
+      }
+      const id = hmac.digest('hex') as BlobId;
+      chunks.push({ id, offset: pos, length });
+      pos += length;
       if (this.#pending.has(id)) return;
       const loc = ctx.index.get(id);
       if (loc && !this.#condemned.has(loc.packId)) {
@@ -145,7 +150,9 @@ export class VaultManifestWriter implements ManifestWriter {
         return;
       }
       this.#pending.add(id);
-      newBytes += chunk.length;
+      newBytes += length;
+      const chunk = concatParts(parts);
+      gc.note(length);
       while (inflight.size >= this.#tuning.maxInflightChunks) await Promise.race(inflight);
       const p = this.#storeBlob(id, chunk).then(
         (n) => {
@@ -158,12 +165,6 @@ export class VaultManifestWriter implements ManifestWriter {
       inflight.add(p);
       void p.then(() => inflight.delete(p));
     };
-    const handle = async (chunk: Buffer): Promise<void> => {
-      const h = hashes.hash(sid, chunk);
-      h.catch(() => undefined); // awaited in order below
-      hashing.push(h);
-      while (hashing.length > 4) await store(await hashing.shift()!);
-    };
 
     let sha256: string;
     try {
@@ -172,15 +173,14 @@ export class VaultManifestWriter implements ManifestWriter {
         signal?.throwIfAborted();
         if (this.#failure) throw this.#failure.err;
         if (this.#state === 'aborted') throw new UserErrorConflict('the manifest writer was aborted');
-        for (const c of chunker.push(buf as Buffer)) await handle(c);
+        entryHash.update(buf as Buffer);
+        for (const c of chunker.pushParts(buf as Buffer)) await store(c);
       }
-      for (const c of chunker.finish()) await handle(c);
-      while (hashing.length > 0) await store(await hashing.shift()!);
-      sha256 = await hashes.finish(sid);
+      for (const c of chunker.finishParts()) await store(c);
+      sha256 = entryHash.digest('hex');
       await Promise.all(inflight);
       if (this.#failure) throw this.#failure.err;
     } catch (err) {
-      await Promise.allSettled(hashing);
       await Promise.all(inflight);
       if (!stream.destroyed) stream.destroy();
       throw err;
@@ -192,12 +192,12 @@ export class VaultManifestWriter implements ManifestWriter {
     return info;
   }
 
-  /** Compresses (thread pool), encrypts and appends one blob; rotates the pack when full. Returns the envelope size. */
+  /** Compresses and encrypts one blob (seal workers; `chunk` is moved there) and appends it; rotates the pack when full. Returns the envelope size. */
   async #storeBlob(id: string, chunk: Buffer): Promise<number> {
-    const c = await compress(chunk);
-    const env = sealParts(this.#ctx.mk.dataKey, associatedData.blob(id), [Buffer.of(c.codec), c.payload]);
+    const rawLength = chunk.length;
+    const env = await this.#ctx.sealPool.seal(associatedData.blob(id), chunk);
     this.#pack ??= new PackBuilder(randomObjectId());
-    const { length } = this.#pack.addParts(id, env, chunk.length);
+    const { length } = this.#pack.add(id, env, rawLength);
     if (this.#pack.sizeBytes >= this.#tuning.packTargetBytes) await this.#flushPack();
     return length;
   }

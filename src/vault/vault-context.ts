@@ -8,7 +8,7 @@ import { StorageErrorNotFound, type StorageBackend, type StorageKey } from '../s
 import type { ChunkerParams } from './chunker/chunker.ts';
 import { decompress } from './compression/codec.ts';
 import { DecryptPool } from './crypto/decrypt-pool.ts';
-import { HashPool } from './crypto/hash-pool.ts';
+import { SealPool } from './crypto/seal-pool.ts';
 import { associatedData, open } from './crypto/envelope.ts';
 import type { MasterKey } from './crypto/master-key.ts';
 import { IntegrityErrorChunkHashMismatch, IntegrityErrorMalformedObject, IntegrityErrorObjectMissing } from './errors.ts';
@@ -53,7 +53,7 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
 export class VaultContext {
   readonly index = new VaultIndex();
   #pool: DecryptPool | undefined;
-  #hashPool: HashPool | undefined;
+  #sealPool: SealPool | undefined;
 
   constructor(
     readonly backend: StorageBackend,
@@ -152,17 +152,17 @@ export class VaultContext {
     return this.#pool;
   }
 
-  /** The worker thread for save's keyed ids and entry hashes, started on first use. */
-  get hashPool(): HashPool {
-    this.#hashPool ??= new HashPool(this.mk.idKey);
-    return this.#hashPool;
+  /** Worker threads that compress and encrypt new chunks for saves, started on first use. */
+  get sealPool(): SealPool {
+    this.#sealPool ??= new SealPool(this.mk.dataKey);
+    return this.#sealPool;
   }
 
   async close(): Promise<void> {
     await this.#pool?.close();
-    await this.#hashPool?.close();
+    await this.#sealPool?.close();
     this.#pool = undefined;
-    this.#hashPool = undefined;
+    this.#sealPool = undefined;
   }
 
   /** Reads one chunk by id with a ranged read of its pack, decrypting on the worker pool. `verifyId` also

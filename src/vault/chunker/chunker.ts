@@ -44,9 +44,16 @@ export class Chunker {
     this.#max = params.maxBytes;
   }
 
-  /** Feeds bytes; returns the chunks completed by them (possibly none). The caller must not modify `data` afterwards. */
+  /** Feeds bytes; returns the chunks completed by them (possibly none), each in its own new buffer. The caller
+   *  must not modify `data` afterwards. */
   push(data: Uint8Array): Buffer[] {
-    const out: Buffer[] = [];
+    return this.pushParts(data).map(concatParts);
+  }
+
+  /** push() without copying: each completed chunk as the views into pushed buffers that make it up, in order.
+   *  The views stay valid as long as the caller leaves the pushed buffers alone. */
+  pushParts(data: Uint8Array): Uint8Array[][] {
+    const out: Uint8Array[][] = [];
     const gear = this.#gear;
     const min = this.#min;
     const avg = this.#avg;
@@ -107,6 +114,11 @@ export class Chunker {
 
   /** Ends the stream: returns the last, possibly short chunk (none for an empty remainder). */
   finish(): Buffer[] {
+    return this.finishParts().map(concatParts);
+  }
+
+  /** finish() without copying, as views (see pushParts). */
+  finishParts(): Uint8Array[][] {
     return this.#len === 0 ? [] : [this.#emit()];
   }
 
@@ -117,16 +129,24 @@ export class Chunker {
     }
   }
 
-  #emit(): Buffer {
-    const chunk = Buffer.allocUnsafeSlow(this.#len);
-    let p = 0;
-    for (const part of this.#parts) {
-      chunk.set(part, p);
-      p += part.length;
-    }
+  #emit(): Uint8Array[] {
+    const parts = this.#parts;
     this.#parts = [];
     this.#len = 0;
     this.#h = 0;
-    return chunk;
+    return parts;
   }
+}
+
+/** One owned buffer holding the parts in order (chunks sent to other threads must own their memory). */
+export function concatParts(parts: readonly Uint8Array[]): Buffer {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const chunk = Buffer.allocUnsafeSlow(n);
+  let at = 0;
+  for (const p of parts) {
+    chunk.set(p, at);
+    at += p.length;
+  }
+  return chunk;
 }

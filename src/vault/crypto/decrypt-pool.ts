@@ -3,11 +3,10 @@
  *  buffer of the recorded length and, when asked, check the keyed id. The workers hold the data and id keys in
  *  memory only; they never log, and every failure comes back as the coded integrity error the main thread
  *  would have raised. Mirrors open() in envelope.ts and decompress() in codec.ts (vault-format.md §6, §10). */
-import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { youngGcWorkerSource } from '../young-gc.ts';
+import { setWorkersRef, zstdNapiPath } from './worker-support.ts';
 import { IntegrityErrorAuthenticationFailed, IntegrityErrorChunkHashMismatch, IntegrityErrorMalformedObject } from '../errors.ts';
 
 /** Plain JavaScript (eval worker): no loader or bundler is involved, only node: built-ins and zstd-napi by path. */
@@ -77,21 +76,6 @@ interface Reply {
   why?: string;
 }
 
-/** zstd-napi's entry file, for the eval workers: from this module, else from the entry script or the working
- *  directory (a bundle of this module lives elsewhere and keeps zstd-napi external). */
-function zstdNapiPath(): string {
-  const bases = [import.meta.url, process.argv[1], join(process.cwd(), 'noop.js')];
-  for (const base of bases) {
-    if (!base) continue;
-    try {
-      return createRequire(base).resolve('zstd-napi');
-    } catch {
-      // try the next base
-    }
-  }
-  throw new Error('zstd-napi cannot be resolved for the load workers; run npm ci');
-}
-
 export class DecryptPool {
   readonly #workers: Worker[] = [];
   readonly #pending = new Map<number, Pending>();
@@ -124,12 +108,8 @@ export class DecryptPool {
     }
   }
 
-  /** Workers keep the process alive only while a reply is awaited. */
   #setRef(on: boolean): void {
-    for (const w of this.#workers) {
-      if (on) w.ref();
-      else w.unref();
-    }
+    setWorkersRef(this.#workers, on);
   }
 
   #post(msg: Record<string, unknown>, envelope: Buffer, what: string, blobId: string | undefined): Promise<Buffer> {

@@ -25,9 +25,8 @@ export function seal(key: Uint8Array, aad: string, plaintext: readonly Uint8Arra
   return Buffer.concat(sealParts(key, aad, plaintext, nonce));
 }
 
-/** seal() as the envelope's pieces in order (nonce, ciphertext pieces, tag), uncopied: packs append them as
- *  they are, so the save path never copies a compressed chunk again. */
-export function sealParts(key: Uint8Array, aad: string, plaintext: readonly Uint8Array[], nonce?: Uint8Array): Buffer[] {
+/** seal() as the envelope's pieces in order (nonce, ciphertext pieces, tag), uncopied. */
+function sealParts(key: Uint8Array, aad: string, plaintext: readonly Uint8Array[], nonce?: Uint8Array): Buffer[] {
   const iv = nonce ?? randomBytes(nonceBytes);
   if (iv.length !== nonceBytes) throw new RangeError('nonce must be 12 bytes');
   const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: tagBytes });

@@ -72,16 +72,10 @@ export class PackBuilder {
   }
 
   add(blobId: string, envelope: Buffer, rawLength: number): PackBlob {
-    return this.addParts(blobId, [envelope], rawLength);
-  }
-
-  /** Appends one envelope given as its pieces in order (sealParts), without copying them. */
-  addParts(blobId: string, envelope: readonly Buffer[], rawLength: number): PackBlob {
-    const length = envelope.reduce((a, p) => a + p.length, 0);
-    const b = { id: blobId, offset: this.#size, length, rawLength };
+    const b = { id: blobId, offset: this.#size, length: envelope.length, rawLength };
     this.blobs.push(b);
-    this.#parts.push(...envelope);
-    this.#size += length;
+    this.#parts.push(envelope);
+    this.#size += envelope.length;
     return b;
   }
 
