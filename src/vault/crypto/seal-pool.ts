@@ -7,6 +7,7 @@
  *  data key in memory only and never log. */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { InternalErrorUnexpected } from '../../lib/index.ts';
 import { CompressionId, zstdLevel } from '../compression/codec.ts';
 import { youngGcWorkerSource } from '../young-gc.ts';
 import { nonceBytes, tagBytes } from './envelope.ts';
@@ -73,7 +74,7 @@ export class SealPool {
         this.#pending.delete(m.id);
         if (this.#pending.size === 0) setWorkersRef(this.#workers, false);
         if (m.env) p.resolve(Buffer.from(m.env.buffer, m.env.byteOffset, m.env.byteLength));
-        else p.reject(new Error(`sealing a chunk failed: ${m.error ?? 'unknown error'}`));
+        else p.reject(new InternalErrorUnexpected(`sealing a chunk failed on a vault worker: ${m.error ?? 'unknown error'}`));
       });
       w.on('error', (err) => {
         for (const [id, p] of this.#pending) {

@@ -3,6 +3,7 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
+import { InternalErrorUnexpected } from '../../lib/index.ts';
 
 /** zstd-napi's entry file, for the eval workers: from this module, else from the entry script or the working
  *  directory (a bundle of this module lives elsewhere and keeps zstd-napi external). */
@@ -16,7 +17,7 @@ export function zstdNapiPath(): string {
       // try the next base
     }
   }
-  throw new Error('zstd-napi cannot be resolved for the vault workers; run npm ci');
+  throw new InternalErrorUnexpected('zstd-napi cannot be found for the vault workers', { hint: 'Reinstall pgvault (npm ci): the zstd-napi package is missing.' });
 }
 
 /** Workers keep the process alive only while a reply is awaited (call after adding listeners: adding a

@@ -1,0 +1,43 @@
+/** The seal workers produce the format's envelopes: open() of envelope.ts authenticates them under the blob's
+ *  associated data, the codec byte says zstd for compressible chunks and none for incompressible ones, the
+ *  payload decompresses to the chunk, nonces differ, and a wrong associated data fails authentication. */
+import { randomBytes } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CompressionId, decompress } from '../compression/codec.ts';
+import { IntegrityErrorAuthenticationFailed } from '../errors.ts';
+import { associatedData, open } from './envelope.ts';
+import { SealPool } from './seal-pool.ts';
+
+const key = randomBytes(32);
+const pool = new SealPool(key, 2);
+afterAll(() => pool.close());
+
+describe('SealPool', () => {
+  it('seals compressible and incompressible chunks into envelopes that open() reads back', async () => {
+    const text = Buffer.from('COPY app.orders (id, note) FROM stdin;\n'.repeat(40_000));
+    const noise = randomBytes(300_000);
+    const [a, b, a2] = await Promise.all([
+      pool.seal(associatedData.blob('aa'.repeat(32)), Buffer.from(text)),
+      pool.seal(associatedData.blob('bb'.repeat(32)), Buffer.from(noise)),
+      pool.seal(associatedData.blob('aa'.repeat(32)), Buffer.from(text)),
+    ]);
+    const pa = open(key, associatedData.blob('aa'.repeat(32)), a, 'a');
+    expect(pa[0]).toBe(CompressionId.zstd);
+    expect(a.length).toBeLessThan(text.length / 10);
+    expect(decompress(pa[0]!, pa.subarray(1)).equals(text)).toBe(true);
+    const pb = open(key, associatedData.blob('bb'.repeat(32)), b, 'b');
+    expect(pb[0]).toBe(CompressionId.none);
+    expect(pb.subarray(1).equals(noise)).toBe(true);
+    expect(a.subarray(0, 12).equals(a2.subarray(0, 12))).toBe(false); // a fresh nonce per envelope
+    expect(() => open(key, associatedData.blob('bb'.repeat(32)), a, 'a')).toThrow(IntegrityErrorAuthenticationFailed);
+  });
+
+  it('leaves the caller a detached buffer only when it owned the whole ArrayBuffer, and copies a view', async () => {
+    const big = Buffer.from('x'.repeat(100_000));
+    const view = big.subarray(10, 50_010);
+    const env = await pool.seal(associatedData.blob('cc'.repeat(32)), view);
+    expect(big.length).toBe(100_000); // a view is copied, the caller's buffer stays usable
+    const p = open(key, associatedData.blob('cc'.repeat(32)), env, 'c');
+    expect(decompress(p[0]!, p.subarray(1)).equals(Buffer.from('x'.repeat(50_000)))).toBe(true);
+  });
+});
