@@ -53,6 +53,11 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 const mb = (bytes: number): string => (bytes / 1e6).toFixed(1);
 const mbps = (bytes: number, ms: number): string => (bytes / 1e6 / (ms / 1000)).toFixed(0);
 const mib = (kib: number): string => (kib / 1024).toFixed(0);
+/** The pipeline's own memory: highest RSS sampled while the stream ran, minus the RSS once the vault was open. */
+function pipelineMem(rs: { openedRssKiB: number; pipelinePeakRssKiB: number }[]): string {
+  const grow = median(rs.map((r) => r.pipelinePeakRssKiB - r.openedRssKiB));
+  return `Pipeline: RSS once open ${mib(median(rs.map((r) => r.openedRssKiB)))} MiB, highest while streaming ${mib(median(rs.map((r) => r.pipelinePeakRssKiB)))} MiB, **+${mib(grow)} MiB** (target ≤ 128).`;
+}
 
 function dirBytes(dir: string): number {
   let total = 0;
@@ -144,6 +149,8 @@ interface ChildResult {
   ms: number;
   maxRssKiB: number;
   baselineRssKiB: number;
+  openedRssKiB: number;
+  pipelinePeakRssKiB: number;
 }
 
 async function vaultChild(args: string[], opts: { stdinFile?: string; stdinFrom?: NodeJS.ReadableStream } = {}): Promise<ChildResult & { wallMs: number }> {
@@ -268,7 +275,7 @@ async function main(): Promise<void> {
         out();
         if (resticVersion) out(`Ratio pgvault / restic wall time (medians): **${(vMed / median(rs)).toFixed(2)}×** (target ≤ 0.9×).`);
         out(`Vault stored ${mb(vs[0]!.storedBytes ?? 0)} MB for ${mb(dumpBytes)} MB; vault dir ${mb(dirBytes(keepVault))} MB${keepRepo ? `, restic repo ${mb(dirBytes(keepRepo))} MB` : ''}.`);
-        out(`Peak RSS of pgvault save: ${mib(median(vs.map((v) => v.maxRssKiB)))} MiB (process after start-up and imports: ${mib(median(vs.map((v) => v.baselineRssKiB)))} MiB).`);
+        out(`Peak RSS of pgvault save: ${mib(median(vs.map((v) => v.maxRssKiB)))} MiB (process after start-up and imports: ${mib(median(vs.map((v) => v.baselineRssKiB)))} MiB). ${pipelineMem(vs)}`);
         out();
 
         // Live from pg_dump.
@@ -315,7 +322,7 @@ async function main(): Promise<void> {
         if (resticVersion) out(`| restic dump | ${(median(rl) / 1000).toFixed(2)} | ${mbps(dumpBytes, median(rl))} | ${rl.map((x) => (x / 1000).toFixed(2)).join(', ')} |`);
         out();
         if (resticVersion) out(`Ratio pgvault / restic load throughput (medians): **${(median(rl) / vlMed).toFixed(2)}×** (target ≥ 1.2×).`);
-        out(`Peak RSS of pgvault load: ${mib(median(vl.map((v) => v.maxRssKiB)))} MiB (after start-up: ${mib(median(vl.map((v) => v.baselineRssKiB)))} MiB).`);
+        out(`Peak RSS of pgvault load: ${mib(median(vl.map((v) => v.maxRssKiB)))} MiB (after start-up: ${mib(median(vl.map((v) => v.baselineRssKiB)))} MiB). ${pipelineMem(vl)}`);
         out();
         rmSync(keepVault, { recursive: true, force: true });
         if (keepRepo) rmSync(keepRepo, { recursive: true, force: true });
@@ -380,8 +387,8 @@ async function main(): Promise<void> {
     log(`  load ${l.wallMs.toFixed(0)} ms, RSS ${mib(l.maxRssKiB)} MiB`);
     out(`## ${bigGiB} GiB generated stream (mixed rows and random bytes, no repeats)`);
     out();
-    out(`Save: ${(s.ms / 1000).toFixed(1)} s (${mbps(bytes, s.ms)} MB/s), stored ${mb(s.storedBytes ?? 0)} MB, **peak RSS ${mib(s.maxRssKiB)} MiB** (after start-up ${mib(s.baselineRssKiB)} MiB).`);
-    out(`Load: ${(l.ms / 1000).toFixed(1)} s (${mbps(bytes, l.ms)} MB/s), **peak RSS ${mib(l.maxRssKiB)} MiB** (after start-up ${mib(l.baselineRssKiB)} MiB).`);
+    out(`Save: ${(s.ms / 1000).toFixed(1)} s (${mbps(bytes, s.ms)} MB/s), stored ${mb(s.storedBytes ?? 0)} MB, **peak RSS ${mib(s.maxRssKiB)} MiB** (after start-up ${mib(s.baselineRssKiB)} MiB). ${pipelineMem([s])}`);
+    out(`Load: ${(l.ms / 1000).toFixed(1)} s (${mbps(bytes, l.ms)} MB/s), **peak RSS ${mib(l.maxRssKiB)} MiB** (after start-up ${mib(l.baselineRssKiB)} MiB). ${pipelineMem([l])}`);
     out();
     rmSync(vdir, { recursive: true, force: true });
   }

@@ -4,9 +4,8 @@
  *  memory only; they never log, and every failure comes back as the coded integrity error the main thread
  *  would have raised. Mirrors open() in envelope.ts and decompress() in codec.ts (vault-format.md §6, §10). */
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
 import { youngGcWorkerSource } from '../young-gc.ts';
-import { setWorkersRef, zstdNapiPath } from './worker-support.ts';
+import { EvalWorkerPool, zstdNapiPath } from './worker-pool.ts';
 import { IntegrityErrorAuthenticationFailed, IntegrityErrorChunkHashMismatch, IntegrityErrorMalformedObject } from '../errors.ts';
 
 /** Plain JavaScript (eval worker): no loader or bundler is involved, only node: built-ins and zstd-napi by path. */
@@ -38,7 +37,6 @@ parentPort.on('message', (m) => {
     parentPort.postMessage({ id: m.id, ok: false, kind: 'auth' });
     return;
   }
-  if (m.rawLength === undefined) return reply(m.id, plain);
   let chunk;
   try {
     const codec = plain[0];
@@ -61,13 +59,6 @@ parentPort.on('message', (m) => {
 });
 `;
 
-interface Pending {
-  resolve: (b: Buffer) => void;
-  reject: (e: unknown) => void;
-  what: string;
-  blobId: string | undefined;
-}
-
 interface Reply {
   id: number;
   ok: boolean;
@@ -77,65 +68,26 @@ interface Reply {
 }
 
 export class DecryptPool {
-  readonly #workers: Worker[] = [];
-  readonly #pending = new Map<number, Pending>();
-  #next = 0;
-  #turn = 0;
+  readonly #pool: EvalWorkerPool<Reply>;
 
   constructor(dataKey: Uint8Array, idKey: Uint8Array, size = Math.max(1, Math.min(4, availableParallelism()))) {
     const workerData = { key: Uint8Array.from(dataKey), idKey: Uint8Array.from(idKey), zstdPath: zstdNapiPath() };
-    for (let i = 0; i < size; i++) {
-      const w = new Worker(workerSource, { eval: true, workerData });
-      w.on('message', (m: Reply) => {
-        const p = this.#pending.get(m.id);
-        if (!p) return;
-        this.#pending.delete(m.id);
-        if (this.#pending.size === 0) this.#setRef(false);
-        if (m.ok && m.plain) p.resolve(Buffer.from(m.plain.buffer, m.plain.byteOffset, m.plain.byteLength));
-        else if (m.kind === 'malformed') p.reject(new IntegrityErrorMalformedObject(p.what, m.why ?? 'it does not decompress'));
-        else if (m.kind === 'hash' && p.blobId !== undefined) p.reject(new IntegrityErrorChunkHashMismatch(p.blobId));
-        else p.reject(new IntegrityErrorAuthenticationFailed(p.what));
-      });
-      w.on('error', (err) => {
-        for (const [id, p] of this.#pending) {
-          this.#pending.delete(id);
-          p.reject(err);
-        }
-        this.#setRef(false);
-      });
-      w.unref(); // after the listeners: adding a 'message' listener refs the port again
-      this.#workers.push(w);
-    }
-  }
-
-  #setRef(on: boolean): void {
-    setWorkersRef(this.#workers, on);
-  }
-
-  #post(msg: Record<string, unknown>, envelope: Buffer, what: string, blobId: string | undefined): Promise<Buffer> {
-    const id = this.#next++;
-    const w = this.#workers[this.#turn++ % this.#workers.length]!;
-    return new Promise<Buffer>((resolve, reject) => {
-      if (this.#pending.size === 0) this.#setRef(true);
-      this.#pending.set(id, { resolve, reject, what, blobId });
-      const own = envelope.byteOffset === 0 && envelope.byteLength === envelope.buffer.byteLength;
-      w.postMessage({ ...msg, id, env: envelope }, own ? [envelope.buffer as ArrayBuffer] : []);
-    });
-  }
-
-  /** Authenticates and decrypts one envelope (codec byte + payload come back); `what` names it in errors. */
-  open(aad: string, envelope: Buffer, what: string): Promise<Buffer> {
-    return this.#post({ aad }, envelope, what, undefined);
+    this.#pool = new EvalWorkerPool<Reply>(workerSource, workerData, size);
   }
 
   /** Opens a chunk's envelope completely: authenticates, decrypts, decompresses to exactly `rawLength` bytes
-   *  and, with `verifyId`, checks that the keyed hash of the result is `blobId`. */
-  openChunk(blobId: string, aad: string, envelope: Buffer, rawLength: number, verifyId: boolean): Promise<Buffer> {
-    return this.#post({ aad, rawLength, blobId: verifyId ? blobId : undefined }, envelope, `chunk "${blobId}"`, blobId);
+   *  and, with `verifyId`, checks that the keyed hash of the result is `blobId`. `envelope` is moved to a
+   *  worker when it owns its ArrayBuffer. */
+  async openChunk(blobId: string, aad: string, envelope: Buffer, rawLength: number, verifyId: boolean): Promise<Buffer> {
+    const what = `chunk "${blobId}"`;
+    const m = await this.#pool.request({ aad, rawLength, blobId: verifyId ? blobId : undefined }, 'env', envelope);
+    if (m.ok && m.plain) return Buffer.from(m.plain.buffer, m.plain.byteOffset, m.plain.byteLength);
+    if (m.kind === 'malformed') throw new IntegrityErrorMalformedObject(what, m.why ?? 'it does not decompress');
+    if (m.kind === 'hash') throw new IntegrityErrorChunkHashMismatch(blobId);
+    throw new IntegrityErrorAuthenticationFailed(what);
   }
 
-  async close(): Promise<void> {
-    await Promise.all(this.#workers.map((w) => w.terminate()));
-    this.#workers.length = 0;
+  close(): Promise<void> {
+    return this.#pool.close();
   }
 }

@@ -6,12 +6,11 @@
  *  in codec.ts (vault-format.md §6, §10); the envelopes are byte-for-byte the format's. The workers hold the
  *  data key in memory only and never log. */
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
 import { InternalErrorUnexpected } from '../../lib/index.ts';
 import { CompressionId, zstdLevel } from '../compression/codec.ts';
 import { youngGcWorkerSource } from '../young-gc.ts';
 import { nonceBytes, tagBytes } from './envelope.ts';
-import { setWorkersRef, zstdNapiPath } from './worker-support.ts';
+import { EvalWorkerPool, zstdNapiPath } from './worker-pool.ts';
 
 /** Plain JavaScript (eval worker): node: built-ins and zstd-napi by path. */
 const workerSource = `
@@ -25,7 +24,6 @@ zc.setParameters({ compressionLevel: workerData.level });
 parentPort.on('message', (m) => {
   try {
     const chunk = Buffer.from(m.chunk.buffer, m.chunk.byteOffset, m.chunk.byteLength);
-    youngGc(chunk.length);
     let codec = ${CompressionId.none};
     let payload = chunk;
     if (chunk.length >= 64) {
@@ -45,6 +43,7 @@ parentPort.on('message', (m) => {
       part.copy(env, at);
       at += part.length;
     }
+    youngGc(2 * chunk.length + 2 * payload.length); // the chunk, zstd's output bound, cipher output; env moves on
     parentPort.postMessage({ id: m.id, env }, [env.buffer]);
   } catch (err) {
     parentPort.postMessage({ id: m.id, error: String((err && err.message) || err) });
@@ -59,51 +58,22 @@ interface Reply {
 }
 
 export class SealPool {
-  readonly #workers: Worker[] = [];
-  readonly #pending = new Map<number, { resolve: (b: Buffer) => void; reject: (e: unknown) => void }>();
-  #next = 0;
-  #turn = 0;
+  readonly #pool: EvalWorkerPool<Reply>;
 
   constructor(dataKey: Uint8Array, size = Math.max(1, Math.min(4, availableParallelism()))) {
     const workerData = { key: Uint8Array.from(dataKey), zstdPath: zstdNapiPath(), level: zstdLevel };
-    for (let i = 0; i < size; i++) {
-      const w = new Worker(workerSource, { eval: true, workerData });
-      w.on('message', (m: Reply) => {
-        const p = this.#pending.get(m.id);
-        if (!p) return;
-        this.#pending.delete(m.id);
-        if (this.#pending.size === 0) setWorkersRef(this.#workers, false);
-        if (m.env) p.resolve(Buffer.from(m.env.buffer, m.env.byteOffset, m.env.byteLength));
-        else p.reject(new InternalErrorUnexpected(`sealing a chunk failed on a vault worker: ${m.error ?? 'unknown error'}`));
-      });
-      w.on('error', (err) => {
-        for (const [id, p] of this.#pending) {
-          this.#pending.delete(id);
-          p.reject(err);
-        }
-        setWorkersRef(this.#workers, false);
-      });
-      this.#workers.push(w);
-    }
-    setWorkersRef(this.#workers, false);
+    this.#pool = new EvalWorkerPool<Reply>(workerSource, workerData, size);
   }
 
-  /** Compresses and encrypts `chunk` (which must own its ArrayBuffer: it is moved to a worker and must not be
-   *  used afterwards) into the envelope of blob `aad`'s object. */
-  seal(aad: string, chunk: Buffer): Promise<Buffer> {
-    const id = this.#next++;
-    const w = this.#workers[this.#turn++ % this.#workers.length]!;
-    return new Promise<Buffer>((resolve, reject) => {
-      if (this.#pending.size === 0) setWorkersRef(this.#workers, true);
-      this.#pending.set(id, { resolve, reject });
-      const own = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength;
-      const data = own ? chunk : Buffer.from(chunk);
-      w.postMessage({ id, aad, chunk: data }, [data.buffer as ArrayBuffer]);
-    });
+  /** Compresses and encrypts `chunk` into the envelope of the blob that `aad` names. `chunk` is moved to a
+   *  worker when it owns its whole ArrayBuffer (the caller must not use it afterwards), copied otherwise. */
+  async seal(aad: string, chunk: Buffer): Promise<Buffer> {
+    const m = await this.#pool.request({ aad }, 'chunk', chunk);
+    if (!m.env) throw new InternalErrorUnexpected(`sealing a chunk failed on a vault worker: ${m.error ?? 'unknown error'}`);
+    return Buffer.from(m.env.buffer, m.env.byteOffset, m.env.byteLength);
   }
 
-  async close(): Promise<void> {
-    await Promise.all(this.#workers.map((w) => w.terminate()));
-    this.#workers.length = 0;
+  close(): Promise<void> {
+    return this.#pool.close();
   }
 }
