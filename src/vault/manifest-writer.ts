@@ -152,6 +152,7 @@ export class VaultManifestWriter implements ManifestWriter {
       this.#pending.add(id);
       newBytes += length;
       const chunk = concatParts(parts);
+      gc.note(length); // the copy moves to a seal worker; its envelope and the source's buffers die here later
       while (inflight.size >= this.#tuning.maxInflightChunks) await Promise.race(inflight);
       const p = this.#storeBlob(id, chunk).then(
         (n) => {
@@ -173,7 +174,6 @@ export class VaultManifestWriter implements ManifestWriter {
         if (this.#failure) throw this.#failure.err;
         if (this.#state === 'aborted') throw new UserErrorConflict('the manifest writer was aborted');
         entryHash.update(buf as Buffer);
-        gc.note((buf as Buffer).length); // the source's buffers die here once chunked, new chunks' envelopes later
         for (const c of chunker.pushParts(buf as Buffer)) await store(c);
       }
       for (const c of chunker.finishParts()) await store(c);
