@@ -131,7 +131,7 @@ export class VaultManifestWriter implements ManifestWriter {
     let storedBytes = 0;
 
     // Chunks are hashed in place, as views into the source's buffers: only a chunk the vault lacks is copied
-    // (into a buffer of its own, for compression on the thread pool). A repeat save, where almost every chunk is
+    // (into a buffer of its own, moved to a seal worker). A repeat save, where almost every chunk is
     // known, costs the chunker's scan and two SHA-256 passes (the keyed ids and the entry), nothing more.
     const store = async (parts: Uint8Array[]): Promise<void> => {
       const hmac = createHmac('sha256', ctx.mk.idKey);

@@ -22,11 +22,6 @@ export const associatedData = {
 /** Encrypts `plaintext` (already codec byte + payload, given as parts to avoid a copy).
  *  `nonce` is for golden vectors only; production passes none and gets 12 random bytes. */
 export function seal(key: Uint8Array, aad: string, plaintext: readonly Uint8Array[], nonce?: Uint8Array): Buffer {
-  return Buffer.concat(sealParts(key, aad, plaintext, nonce));
-}
-
-/** seal() as the envelope's pieces in order (nonce, ciphertext pieces, tag), uncopied. */
-function sealParts(key: Uint8Array, aad: string, plaintext: readonly Uint8Array[], nonce?: Uint8Array): Buffer[] {
   const iv = nonce ?? randomBytes(nonceBytes);
   if (iv.length !== nonceBytes) throw new RangeError('nonce must be 12 bytes');
   const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: tagBytes });
@@ -34,7 +29,7 @@ function sealParts(key: Uint8Array, aad: string, plaintext: readonly Uint8Array[
   const parts: Buffer[] = [Buffer.from(iv)];
   for (const p of plaintext) parts.push(cipher.update(p));
   parts.push(cipher.final(), cipher.getAuthTag());
-  return parts.filter((p) => p.length > 0);
+  return Buffer.concat(parts);
 }
 
 /** Decrypts and authenticates; throws IntegrityErrorAuthenticationFailed (naming `what`) on any mismatch. */
