@@ -143,7 +143,16 @@ export class VaultContext {
   /** Decrypts (on this thread), decompresses and verifies one blob envelope; returns the chunk plaintext. */
   openBlob(blobId: string, envelope: Uint8Array, rawLength: number): Buffer {
     const plain = open(this.mk.dataKey, associatedData.blob(blobId), envelope, `chunk "${blobId}"`);
-    return this.#decode(blobId, plain, rawLength, true);
+    let chunk: Buffer;
+    try {
+      chunk = decompress(plain[0]!, plain.subarray(1));
+    } catch (err) {
+      throw new IntegrityErrorMalformedObject(`chunk "${blobId}"`, err instanceof Error ? err.message : String(err));
+    }
+    if (chunk.length !== rawLength || createHmac('sha256', this.mk.idKey).update(chunk).digest('hex') !== blobId) {
+      throw new IntegrityErrorChunkHashMismatch(blobId);
+    }
+    return chunk;
   }
 
   /** Worker threads that open chunks for loads (decrypt, decompress, verify), started on first use. */
@@ -193,18 +202,5 @@ export class VaultContext {
     }
     if (env.length !== loc.length) throw new IntegrityErrorObjectMissing(`part of ${what} (it is truncated)`, { details: { blobId } });
     return this.decryptPool.openChunk(blobId, associatedData.blob(blobId), env, loc.rawLength, verifyId);
-  }
-
-  #decode(blobId: string, plain: Buffer, rawLength: number, verifyId: boolean): Buffer {
-    let chunk: Buffer;
-    try {
-      chunk = decompress(plain[0]!, plain.subarray(1));
-    } catch (err) {
-      throw new IntegrityErrorMalformedObject(`chunk "${blobId}"`, err instanceof Error ? err.message : String(err));
-    }
-    if (chunk.length !== rawLength || (verifyId && createHmac('sha256', this.mk.idKey).update(chunk).digest('hex') !== blobId)) {
-      throw new IntegrityErrorChunkHashMismatch(blobId);
-    }
-    return chunk;
   }
 }
