@@ -102,6 +102,9 @@ export class VaultManifestWriter implements ManifestWriter {
     } catch (err) {
       return Promise.reject(err);
     }
+    // Guarded at once, not after the writer's first await: a source that fails early (pg_dump exiting with
+    // nothing written) must not raise an unhandled 'error'; the iterator in #runEntry surfaces it.
+    stream.on('error', () => undefined);
     this.#names.add(name);
     const slot = this.#entries.length;
     this.#entries.push(undefined);
@@ -168,7 +171,6 @@ export class VaultManifestWriter implements ManifestWriter {
 
     let sha256: string;
     try {
-      stream.on('error', () => undefined); // surfaced by the iterator below
       for await (const buf of stream) {
         signal?.throwIfAborted();
         if (this.#failure) throw this.#failure.err;

@@ -28,6 +28,22 @@ async function keys(backend: MemoryBackend, prefix: string): Promise<string[]> {
 }
 
 describe('Vault save and load', () => {
+  it('a source that fails before the writer is ready rejects its entry; no unhandled error, nothing committed', async () => {
+    const { vault, backend } = await newVault();
+    const realList = backend.list.bind(backend);
+    backend.list = async function* (prefix: string) {
+      await new Promise((r) => setTimeout(r, 50)); // a slow listing: the writer is not ready when the source fails
+      yield* realList(prefix);
+    } as typeof backend.list;
+    const w = vault.beginManifest({});
+    const source = new Readable({ read() {} });
+    const entry = w.addEntry('early', source);
+    source.destroy(new Error('pg_dump exited before writing a byte'));
+    await expect(entry).rejects.toThrow('pg_dump exited before writing a byte');
+    await w.abort();
+    expect(await vault.listManifests()).toEqual([]);
+  });
+
   it.each([
     ['empty', 0],
     ['one byte', 1],
