@@ -3,11 +3,10 @@
  *  (vault-format.md §11). Memory stays bounded: at most `maxInflightChunks` chunks being sealed, one open
  *  pack and `maxPackUploads` packs uploading; the source stream is read only as fast as that drains.
  *  It never writes a manifest before every pack and index it needs is durable. */
-import { createHash, createHmac } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { UserErrorConflict, UserErrorInvalidInput } from '../lib/index.ts';
+import { InternalErrorUnexpected, UserErrorConflict, UserErrorInvalidInput } from '../lib/index.ts';
 import { StorageErrorNotFound } from '../storage/index.ts';
-import { Chunker, concatParts } from './chunker/chunker.ts';
+import { Chunker } from './chunker/chunker.ts';
 import { associatedData } from './crypto/envelope.ts';
 import { TransientErrorPruneConflict } from './errors.ts';
 import { randomObjectId, type BlobId, type ManifestId, type PlanId } from './ids.ts';
@@ -16,6 +15,7 @@ import type { ChunkRef, EntryInfo, Manifest, ManifestEntry, ManifestInfo } from 
 import { objectKey, prefixes, sealJson } from './objects.ts';
 import { PackBuilder } from './pack/pack-format.ts';
 import { mapLimit, type VaultContext } from './vault-context.ts';
+import { Slabs } from './slabs.ts';
 import { YoungGc } from './young-gc.ts';
 
 export interface ManifestWriter {
@@ -32,9 +32,22 @@ export interface WriterTuning {
   packTargetBytes: number;
   maxInflightChunks: number;
   maxPackUploads: number;
+  /** Staging slabs per entry (slabs.ts): their size, and how many bytes of them at most (raised to what the
+   *  chunker's largest chunk needs). */
+  slabBytes: number;
+  maxSlabBytes: number;
 }
 
-export const defaultWriterTuning: WriterTuning = { packTargetBytes: 8 * 1024 * 1024, maxInflightChunks: 3, maxPackUploads: 2 };
+export const defaultWriterTuning: WriterTuning = {
+  packTargetBytes: 8 * 1024 * 1024,
+  maxInflightChunks: 3,
+  maxPackUploads: 2,
+  slabBytes: 2 * 1024 * 1024,
+  maxSlabBytes: 16 * 1024 * 1024,
+};
+
+/** The last segment of a stream whose bytes were all sent already. */
+const noBytes = new Uint8Array(new SharedArrayBuffer(0));
 
 const entryNameRe = /^[^\0/][^\0]{0,1023}$/;
 
@@ -124,80 +137,144 @@ export class VaultManifestWriter implements ManifestWriter {
   async #runEntry(slot: number, name: string, stream: Readable, signal: AbortSignal | undefined): Promise<EntryInfo> {
     await this.#ready;
     const ctx = this.#ctx;
+    const tuning = this.#tuning;
     const chunker = new Chunker(ctx.gear, ctx.chunkerParams);
-    const chunks: ChunkRef[] = [];
-    const inflight = new Set<Promise<void>>();
-    const entryHash = createHash('sha256');
+    const slabs = new Slabs({ slabBytes: tuning.slabBytes, maxBytes: tuning.maxSlabBytes, maxChunkBytes: ctx.chunkerParams.maxBytes });
+    const hasher = ctx.hashPool.stream();
     const gc = new YoungGc();
+    const chunks: ChunkRef[] = [];
+    /** Completed chunks waiting for their ids from the hash worker, in stream order. */
+    const awaitingIds: Uint8Array[][] = [];
+    const sealQueue: { id: BlobId; parts: Uint8Array[] }[] = [];
+    const sealing = new Set<Promise<void>>();
     let pos = 0;
+    let cutAt = 0;
     let newBytes = 0;
     let storedBytes = 0;
-
-    // Chunks are hashed in place, as views into the source's buffers: only a chunk the vault lacks is copied
-    // (into a buffer of its own, moved to a seal worker). A repeat save, where almost every chunk is
-    // known, costs the chunker's scan and two SHA-256 passes (the keyed ids and the entry), nothing more.
-    const store = async (parts: Uint8Array[]): Promise<void> => {
-      const hmac = createHmac('sha256', ctx.mk.idKey);
-      let length = 0;
-      for (const p of parts) {
-        hmac.update(p);
-        length += p.length;
-      }
-      const id = hmac.digest('hex') as BlobId;
-      chunks.push({ id, offset: pos, length });
-      pos += length;
-      if (this.#pending.has(id)) return;
-      const loc = ctx.index.get(id);
-      if (loc && !this.#condemned.has(loc.packId)) {
-        this.#reusedPacks.add(loc.packId);
-        return;
-      }
-      this.#pending.add(id);
-      newBytes += length;
-      const chunk = concatParts(parts);
-      gc.note(length); // the copy moves to a seal worker; its envelope and the source's buffers die here later
-      while (inflight.size >= this.#tuning.maxInflightChunks) await Promise.race(inflight);
-      const p = this.#storeBlob(id, chunk).then(
-        (n) => {
-          storedBytes += n;
-        },
-        (err) => {
-          this.#failure ??= { err };
-        },
-      );
-      inflight.add(p);
-      void p.then(() => inflight.delete(p));
+    let sha256: string | undefined;
+    let stopped = false;
+    let hashTail: Promise<void> = Promise.resolve();
+    const fail = (err: unknown): void => {
+      this.#failure ??= { err };
+      slabs.fail(err);
     };
 
-    let sha256: string;
+    // The source is copied once into shared slabs. The main thread only chunks; the hash worker computes
+    // the entry's SHA-256 and the chunks' keyed ids from the same bytes; a chunk the vault lacks is read in
+    // place by a seal worker. A repeat save, where almost every chunk is known, costs the chunker's scan
+    // here and the two SHA-256 passes there, overlapped.
+    const sealNext = (): void => {
+      while (!stopped && sealing.size < tuning.maxInflightChunks && sealQueue.length > 0) {
+        const { id, parts } = sealQueue.shift()!;
+        const p = this.#storeBlob(id, parts, () => slabs.settle(parts)).then((n) => {
+          storedBytes += n;
+        }, fail);
+        sealing.add(p);
+        void p.then(() => {
+          sealing.delete(p);
+          sealNext();
+        });
+      }
+    };
+
+    const onIds = (ids: string[]): void => {
+      for (const id of ids as BlobId[]) {
+        const parts = awaitingIds.shift()!;
+        let length = 0;
+        for (const p of parts) length += p.length;
+        chunks.push({ id, offset: pos, length });
+        pos += length;
+        const loc = this.#pending.has(id) ? undefined : ctx.index.get(id);
+        if (this.#pending.has(id) || (loc && !this.#condemned.has(loc.packId))) {
+          if (loc) this.#reusedPacks.add(loc.packId);
+          slabs.settle(parts);
+          continue;
+        }
+        this.#pending.add(id);
+        newBytes += length;
+        gc.note(length); // its envelope comes back here and dies after the pack upload
+        sealQueue.push({ id, parts });
+      }
+      sealNext();
+    };
+
+    /** Bytes of one slab not yet sent to the hash worker, with the stream offsets where chunks end in them. */
+    let seg: { view: Uint8Array; streamStart: number; cuts: number[] } | undefined;
+    let streamPos = 0;
+    const post = (end: boolean): void => {
+      const s = seg ?? { view: noBytes, streamStart: streamPos, cuts: [] };
+      seg = undefined;
+      const cuts = s.cuts.map((c) => c - s.streamStart);
+      const p = hasher.segment(s.view, cuts, end);
+      p.catch(() => undefined); // handled in order through hashTail, maybe later than it settles
+      hashTail = hashTail.then(() => p).then((h) => {
+        if (h.ids.length !== cuts.length) throw new InternalErrorUnexpected('the hash worker answered for the wrong number of chunks');
+        onIds(h.ids);
+        if (end) sha256 = h.sha256;
+      });
+      hashTail.catch(fail);
+    };
+    const cut = (parts: Uint8Array[]): void => {
+      for (const p of parts) cutAt += p.length;
+      seg!.cuts.push(cutAt);
+      awaitingIds.push(parts);
+    };
+    const feed = (views: Uint8Array[]): void => {
+      for (const v of views) {
+        if (seg && (seg.view.buffer !== v.buffer || seg.view.byteOffset + seg.view.length !== v.byteOffset)) post(false);
+        seg = seg ? { ...seg, view: new Uint8Array(v.buffer, seg.view.byteOffset, seg.view.length + v.length) } : { view: v, streamStart: streamPos, cuts: [] };
+        streamPos += v.length;
+        const done = chunker.pushParts(v);
+        for (const parts of done) cut(parts);
+        if (done.length > 0) post(false);
+      }
+    };
+
     try {
       for await (const buf of stream) {
         signal?.throwIfAborted();
         if (this.#failure) throw this.#failure.err;
         if (this.#state === 'aborted') throw new UserErrorConflict('the manifest writer was aborted');
-        entryHash.update(buf as Buffer);
-        for (const c of chunker.pushParts(buf as Buffer)) await store(c);
+        feed(await slabs.write(buf as Buffer));
       }
-      for (const c of chunker.finishParts()) await store(c);
-      sha256 = entryHash.digest('hex');
-      await Promise.all(inflight);
+      slabs.end();
+      const last = chunker.finishParts();
+      if (last.length > 0) {
+        seg ??= { view: noBytes, streamStart: streamPos, cuts: [] };
+        for (const parts of last) cut(parts);
+      }
+      post(true);
+      await hashTail;
+      while (sealing.size > 0) await Promise.race(sealing);
       if (this.#failure) throw this.#failure.err;
     } catch (err) {
-      await Promise.all(inflight);
+      stopped = true;
+      slabs.fail(err);
+      await hashTail.catch(() => undefined);
+      await Promise.allSettled([...sealing]);
+      if (sha256 === undefined) void hasher.drop().catch(() => undefined);
       if (!stream.destroyed) stream.destroy();
       throw err;
     }
+    if (sha256 === undefined || awaitingIds.length > 0 || pos !== streamPos) throw new InternalErrorUnexpected(`entry "${name}" ended with ${awaitingIds.length} chunks unhashed`);
     const entry: ManifestEntry = { name, sizeBytes: pos, sha256, chunks };
-    const info: EntryInfo = { name, sizeBytes: pos, sha256: entry.sha256, newBytes, storedBytes, chunkCount: chunks.length };
+    const info: EntryInfo = { name, sizeBytes: pos, sha256, newBytes, storedBytes, chunkCount: chunks.length };
     this.#entries[slot] = entry;
     this.#infos[slot] = info;
     return info;
   }
 
-  /** Compresses and encrypts one blob (seal workers; `chunk` is moved there) and appends it; rotates the pack when full. Returns the envelope size. */
-  async #storeBlob(id: string, chunk: Buffer): Promise<number> {
-    const rawLength = chunk.length;
-    const env = await this.#ctx.sealPool.seal(associatedData.blob(id), chunk);
+  /** Compresses and encrypts one blob on a seal worker, which reads `parts` in place (`read` runs once it
+   *  has), and appends the envelope; rotates the pack when full. Returns the envelope size. */
+  async #storeBlob(id: string, parts: Uint8Array[], read: () => void): Promise<number> {
+    let rawLength = 0;
+    for (const p of parts) rawLength += p.length;
+    let env: Buffer[];
+    try {
+      env = await this.#ctx.sealPool.sealShared(associatedData.blob(id), parts);
+    } finally {
+      read();
+    }
     this.#pack ??= new PackBuilder(randomObjectId());
     const { length } = this.#pack.add(id, env, rawLength);
     if (this.#pack.sizeBytes >= this.#tuning.packTargetBytes) await this.#flushPack();

@@ -8,6 +8,7 @@ import { StorageErrorNotFound, type StorageBackend, type StorageKey } from '../s
 import type { ChunkerParams } from './chunker/chunker.ts';
 import { decompress } from './compression/codec.ts';
 import { DecryptPool } from './crypto/decrypt-pool.ts';
+import { HashPool } from './crypto/hash-pool.ts';
 import { SealPool } from './crypto/seal-pool.ts';
 import { associatedData, open } from './crypto/envelope.ts';
 import type { MasterKey } from './crypto/master-key.ts';
@@ -54,6 +55,7 @@ export class VaultContext {
   readonly index = new VaultIndex();
   #pool: DecryptPool | undefined;
   #sealPool: SealPool | undefined;
+  #hashPool: HashPool | undefined;
 
   constructor(
     readonly backend: StorageBackend,
@@ -167,11 +169,19 @@ export class VaultContext {
     return this.#sealPool;
   }
 
+  /** The worker thread that hashes save streams (entry SHA-256 and keyed chunk ids), started on first use. */
+  get hashPool(): HashPool {
+    this.#hashPool ??= new HashPool(this.mk.idKey);
+    return this.#hashPool;
+  }
+
   async close(): Promise<void> {
     await this.#pool?.close();
     await this.#sealPool?.close();
+    await this.#hashPool?.close();
     this.#pool = undefined;
     this.#sealPool = undefined;
+    this.#hashPool = undefined;
   }
 
   /** Reads one chunk by id with a ranged read of its pack, decrypting on the worker pool. `verifyId` also

@@ -128,7 +128,9 @@ describe('Vault save and load', () => {
 
   it('applies backpressure: the source is read only as fast as packs are stored', async () => {
     const backend = new MemoryBackend();
-    const { vault } = await newVault(backend);
+    // Staging slabs of 128 KiB, at most 1 MiB of them (the default is 16 MiB per entry).
+    const tuning = { packTargetBytes: 64 * 1024, slabBytes: 128 * 1024, maxSlabBytes: 1024 * 1024 };
+    const vault = await Vault.create(backend, { passphrase: pass, kdf: cheapKdf, chunker: smallChunker, tuning });
     let release: () => void = () => undefined;
     const gate = new Promise<void>((r) => (release = r));
     const realPut = backend.put.bind(backend);
@@ -149,8 +151,10 @@ describe('Vault save and load', () => {
     );
     const saving = vault.save(source, {});
     await new Promise((r) => setTimeout(r, 300));
-    // Uploads are blocked: the writer may hold a few packs (64 KiB here) and chunks, not the whole stream.
+    // Uploads are blocked: the writer may hold its staging slabs (1 MiB), a few packs (64 KiB here) and the
+    // source's own buffering, not the whole stream.
     expect(produced).toBeLessThan(2 * 1024 * 1024);
+    expect(produced).toBeGreaterThan(0);
     release();
     const info = await saving;
     expect(info.sizeBytes).toBe(total);

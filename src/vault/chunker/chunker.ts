@@ -123,10 +123,14 @@ export class Chunker {
   }
 
   #take(data: Uint8Array, from: number, to: number): void {
-    if (to > from) {
-      this.#parts.push(data.subarray(from, to));
-      this.#len += to - from;
-    }
+    if (to <= from) return;
+    const parts = this.#parts;
+    const prev = parts[parts.length - 1];
+    // Bytes that continue the previous part in the same buffer (a caller writing into slabs) extend it.
+    if (prev && prev.buffer === data.buffer && prev.byteOffset + prev.length === data.byteOffset + from) {
+      parts[parts.length - 1] = new Uint8Array(prev.buffer, prev.byteOffset, prev.length + (to - from));
+    } else parts.push(data.subarray(from, to));
+    this.#len += to - from;
   }
 
   #emit(): Uint8Array[] {

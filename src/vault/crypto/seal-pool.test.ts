@@ -40,4 +40,19 @@ describe('SealPool', () => {
     const p = open(key, associatedData.blob('cc'.repeat(32)), env, 'c');
     expect(decompress(p[0]!, p.subarray(1)).equals(Buffer.from('x'.repeat(50_000)))).toBe(true);
   });
+
+  it('seals a chunk given as views over shared memory, in pieces, read in place', async () => {
+    const text = Buffer.from('INSERT INTO app.events VALUES (1);\n'.repeat(20_000));
+    const sab = new SharedArrayBuffer(text.length + 100);
+    const all = new Uint8Array(sab);
+    all.set(text, 100);
+    const parts = [new Uint8Array(sab, 100, 300_000), new Uint8Array(sab, 100 + 300_000, text.length - 300_000)];
+    const pieces = await pool.sealShared(associatedData.blob('dd'.repeat(32)), parts);
+    expect(pieces).toHaveLength(3);
+    const p = open(key, associatedData.blob('dd'.repeat(32)), Buffer.concat(pieces), 'd');
+    expect(p[0]).toBe(CompressionId.zstd);
+    expect(decompress(p[0]!, p.subarray(1)).equals(text)).toBe(true);
+    expect(Buffer.from(all.subarray(100)).equals(text)).toBe(true); // the caller's bytes are untouched
+    await expect(pool.sealShared(associatedData.blob('dd'.repeat(32)), [Buffer.from(text)])).rejects.toThrow(/SharedArrayBuffer/);
+  });
 });

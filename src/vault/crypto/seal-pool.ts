@@ -21,30 +21,50 @@ ${youngGcWorkerSource}
 const key = Buffer.from(workerData.key);
 const zc = new Compressor();
 zc.setParameters({ compressionLevel: workerData.level });
+// Reused buffers: zstd's output and the joined chunk. Fresh ones per chunk cost page faults and frees of
+// megabytes each, more than the copies themselves.
+let dst = Buffer.allocUnsafeSlow(0);
+let joined = Buffer.allocUnsafeSlow(0);
+const bound = (n) => n + (n >>> 8) + (n < 131072 ? (131072 - n) >>> 11 : 0);
 parentPort.on('message', (m) => {
   try {
-    const chunk = Buffer.from(m.chunk.buffer, m.chunk.byteOffset, m.chunk.byteLength);
+    // One view (moved here, or shared) or several shared views of one chunk, in order.
+    let chunk;
+    if (m.parts.length === 1) {
+      const p = m.parts[0];
+      chunk = Buffer.from(p.buffer, p.byteOffset, p.byteLength);
+    } else {
+      let n = 0;
+      for (const p of m.parts) n += p.byteLength;
+      if (joined.length < n) joined = Buffer.allocUnsafeSlow(n);
+      let at = 0;
+      for (const p of m.parts) {
+        joined.set(p, at);
+        at += p.byteLength;
+      }
+      chunk = joined.subarray(0, n);
+    }
     let codec = ${CompressionId.none};
     let payload = chunk;
     if (chunk.length >= 64) {
-      const z = zc.compress(chunk);
-      if (z.length < chunk.length) {
+      if (dst.length < bound(chunk.length)) dst = Buffer.allocUnsafeSlow(bound(chunk.length));
+      const z = zc.cctx.compress2(dst, chunk);
+      if (z < chunk.length) {
         codec = ${CompressionId.zstd};
-        payload = z;
+        payload = dst.subarray(0, z);
       }
     }
+    // The envelope in three pieces (vault-format.md §6): nonce and encrypted codec byte, the encrypted
+    // payload as the cipher allocated it (moved to the main thread, not copied again), the tag.
     const iv = randomBytes(${nonceBytes});
     const c = createCipheriv('aes-256-gcm', key, iv, { authTagLength: ${tagBytes} });
     c.setAAD(Buffer.from(m.aad, 'ascii'));
-    const env = Buffer.allocUnsafeSlow(${nonceBytes} + 1 + payload.length + ${tagBytes});
-    iv.copy(env, 0);
-    let at = ${nonceBytes};
-    for (const part of [c.update(Buffer.of(codec)), c.update(payload), c.final(), c.getAuthTag()]) {
-      part.copy(env, at);
-      at += part.length;
-    }
-    youngGc(2 * chunk.length + 2 * payload.length); // the chunk, zstd's output bound, cipher output; env moves on
-    parentPort.postMessage({ id: m.id, env }, [env.buffer]);
+    const head = new Uint8Array(Buffer.concat([iv, c.update(Buffer.of(codec))])); // own, small buffers:
+    let body = c.update(payload);
+    const tail = new Uint8Array(Buffer.concat([c.final(), c.getAuthTag()])); // a pooled one clones 8 KiB
+    if (body.byteOffset !== 0 || body.byteLength !== body.buffer.byteLength) body = Buffer.from(body);
+    youngGc(2 * payload.length); // the cipher's output here; on its way out, what it replaced
+    parentPort.postMessage({ id: m.id, head, body, tail }, [body.buffer]);
   } catch (err) {
     parentPort.postMessage({ id: m.id, error: String((err && err.message) || err) });
   }
@@ -53,7 +73,9 @@ parentPort.on('message', (m) => {
 
 interface Reply {
   id: number;
-  env?: Uint8Array;
+  head?: Uint8Array;
+  body?: Uint8Array;
+  tail?: Uint8Array;
   error?: string;
 }
 
@@ -68,9 +90,25 @@ export class SealPool {
   /** Compresses and encrypts `chunk` into the envelope of the blob that `aad` names. `chunk` is moved to a
    *  worker when it owns its whole ArrayBuffer (the caller must not use it afterwards), copied otherwise. */
   async seal(aad: string, chunk: Buffer): Promise<Buffer> {
-    const m = await this.#pool.request({ aad }, 'chunk', chunk);
-    if (!m.env) throw new InternalErrorUnexpected(`sealing a chunk failed on a vault worker: ${m.error ?? 'unknown error'}`);
-    return Buffer.from(m.env.buffer, m.env.byteOffset, m.env.byteLength);
+    const own = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength;
+    const sent = own ? chunk : Uint8Array.from(chunk);
+    return Buffer.concat(this.#envelope(await this.#pool.post({ aad, parts: [sent] }, [sent.buffer as ArrayBuffer])));
+  }
+
+  /** seal() of a chunk made of views over SharedArrayBuffers (the save path's slabs), read in place by the
+   *  worker: nothing is copied on the calling thread. The caller keeps the bytes unchanged until this resolves.
+   *  Returns the envelope in pieces (nonce and codec byte, payload, tag), uncopied. */
+  async sealShared(aad: string, parts: readonly Uint8Array[]): Promise<Buffer[]> {
+    for (const p of parts) {
+      if (!(p.buffer instanceof SharedArrayBuffer)) throw new InternalErrorUnexpected('sealShared takes views over SharedArrayBuffers only');
+    }
+    return this.#envelope(await this.#pool.post({ aad, parts }));
+  }
+
+  /** The envelope's pieces in order; together they are the format's envelope. */
+  #envelope(m: Reply): Buffer[] {
+    if (!m.head || !m.body || !m.tail) throw new InternalErrorUnexpected(`sealing a chunk failed on a vault worker: ${m.error ?? 'unknown error'}`);
+    return [m.head, m.body, m.tail].map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength));
   }
 
   close(): Promise<void> {

@@ -62,14 +62,20 @@ export class EvalWorkerPool<Reply extends { id: number }> {
   /** Sends `msg` (plus its id) to the next worker, moving `data` there when it owns its whole ArrayBuffer
    *  (the caller must not use it afterwards) and copying it otherwise. */
   request(msg: Record<string, unknown>, field: string, data: Uint8Array): Promise<Reply> {
+    const own = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
+    const sent = own ? data : Uint8Array.from(data);
+    return this.post({ ...msg, [field]: sent }, [sent.buffer as ArrayBuffer]);
+  }
+
+  /** Sends `msg` (plus its id) to the next worker, moving the buffers in `transfer`. Views over a
+   *  SharedArrayBuffer travel without a copy and without a transfer: both threads see the same bytes. */
+  post(msg: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<Reply> {
     const id = this.#next++;
     const w = this.#workers[this.#turn++ % this.#workers.length]!;
     return new Promise<Reply>((resolve, reject) => {
       if (this.#pending.size === 0) this.#setRef(true);
       this.#pending.set(id, { resolve, reject });
-      const own = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
-      const sent = own ? data : Uint8Array.from(data);
-      w.postMessage({ ...msg, id, [field]: sent }, [sent.buffer as ArrayBuffer]);
+      w.postMessage({ ...msg, id }, transfer);
     });
   }
 

@@ -71,11 +71,15 @@ export class PackBuilder {
     return this.#size;
   }
 
-  add(blobId: string, envelope: Buffer, rawLength: number): PackBlob {
-    const b = { id: blobId, offset: this.#size, length: envelope.length, rawLength };
+  /** Appends a blob's envelope, given whole or as its pieces in order. */
+  add(blobId: string, envelope: Buffer | readonly Buffer[], rawLength: number): PackBlob {
+    const pieces = Buffer.isBuffer(envelope) ? [envelope] : envelope;
+    let length = 0;
+    for (const p of pieces) length += p.length;
+    const b = { id: blobId, offset: this.#size, length, rawLength };
     this.blobs.push(b);
-    this.#parts.push(envelope);
-    this.#size += envelope.length;
+    this.#parts.push(...pieces);
+    this.#size += length;
     return b;
   }
 
