@@ -5,7 +5,7 @@
  *  The passphrase comes from PGVAULT_BENCH_PASSPHRASE (never argv). Prints one JSON line with the wall time,
  *  bytes, peak RSS (process.resourceUsage().maxRSS) and the RSS right after start-up (node + tsx + imports);
  *  and, for the pipeline itself, the RSS once the vault is open (after scrypt's 64 MiB, which maxRSS includes)
- *  and the highest RSS sampled every 10 ms while the stream runs. */
+ *  and the highest RSS sampled every 25 ms while the stream runs. */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -56,7 +56,7 @@ const source = mode === 'save' ? createReadStream('', { fd: 0, highWaterMark: 1 
 const vault = await Vault.open(new FilesystemBackend(dir), { passphrase });
 const openedRssKiB = Math.round(process.memoryUsage.rss() / 1024);
 let pipelinePeakRssKiB = openedRssKiB;
-const sampler = setInterval(() => (pipelinePeakRssKiB = Math.max(pipelinePeakRssKiB, Math.round(process.memoryUsage.rss() / 1024))), 10);
+const sampler = setInterval(() => (pipelinePeakRssKiB = Math.max(pipelinePeakRssKiB, Math.round(process.memoryUsage.rss() / 1024))), 25);
 const t0 = performance.now();
 let result: Record<string, unknown>;
 if (mode === 'save' || mode === 'save-generated') {
