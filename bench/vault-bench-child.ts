@@ -6,7 +6,7 @@
  *  bytes, peak RSS (process.resourceUsage().maxRSS) and the RSS right after start-up (node + tsx + imports);
  *  and, for the pipeline itself, the RSS once the vault is open (after scrypt's 64 MiB, which maxRSS includes)
  *  and the highest RSS sampled every 25 ms while the stream runs. */
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, fstatSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FilesystemBackend } from '../src/storage/filesystem/filesystem-backend.ts';
@@ -50,9 +50,13 @@ function generated(total: number): Readable {
 }
 
 // The source exists before the vault opens: its 32 MiB pool (generated) is the input's memory, not the pipeline's.
-// Standard input is read as restic reads it, in large reads: process.stdin would read a file 64 KiB at a time
-// through the thread pool, ~80 µs of round trip per read, ~0.9 s of waiting per 755 MB.
-const source = mode === 'save' ? createReadStream('', { fd: 0, highWaterMark: 1 << 20 }) : mode === 'save-generated' ? generated(Number(arg)) : undefined;
+// Standard input from a file is read as restic reads it, in large reads: process.stdin would read it 64 KiB at
+// a time through the thread pool, ~80 µs of round trip per read, ~0.9 s of waiting per 755 MB. A pipe (the
+// live pg_dump runs) is non-blocking here and stays with process.stdin.
+function stdin(): Readable {
+  return fstatSync(0).isFile() ? createReadStream('', { fd: 0, highWaterMark: 1 << 20 }) : process.stdin;
+}
+const source = mode === 'save' ? stdin() : mode === 'save-generated' ? generated(Number(arg)) : undefined;
 const vault = await Vault.open(new FilesystemBackend(dir), { passphrase });
 const openedRssKiB = Math.round(process.memoryUsage.rss() / 1024);
 let pipelinePeakRssKiB = openedRssKiB;
