@@ -12,6 +12,9 @@ import { youngGcWorkerSource } from '../young-gc.ts';
 import { nonceBytes, tagBytes } from './envelope.ts';
 import { EvalWorkerPool, zstdNapiPath } from './worker-pool.ts';
 
+/** Scratch buffers a seal worker keeps between chunks (2 × this at most). */
+const keepScratchBytes = 3 * 1024 * 1024;
+
 /** Plain JavaScript (eval worker): node: built-ins and zstd-napi by path. */
 const workerSource = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -22,9 +25,13 @@ const key = Buffer.from(workerData.key);
 const zc = new Compressor();
 zc.setParameters({ compressionLevel: workerData.level });
 // Reused buffers: zstd's output and the joined chunk. Fresh ones per chunk cost page faults and frees of
-// megabytes each, more than the copies themselves.
-let dst = Buffer.allocUnsafeSlow(0);
-let joined = Buffer.allocUnsafeSlow(0);
+// megabytes each, more than the copies themselves. Kept only up to ${keepScratchBytes} bytes: a rare larger
+// chunk gets buffers of its own, so that the workers' memory follows typical chunks, not the largest.
+const none = Buffer.allocUnsafeSlow(0);
+let dst = none;
+let joined = none;
+const take = (buf, n) => (buf.length >= n ? buf : Buffer.allocUnsafeSlow(n));
+const keep = (buf) => (buf.length > ${keepScratchBytes} ? none : buf);
 const bound = (n) => n + (n >>> 8) + (n < 131072 ? (131072 - n) >>> 11 : 0);
 parentPort.on('message', (m) => {
   try {
@@ -36,7 +43,7 @@ parentPort.on('message', (m) => {
     } else {
       let n = 0;
       for (const p of m.parts) n += p.byteLength;
-      if (joined.length < n) joined = Buffer.allocUnsafeSlow(n);
+      joined = take(joined, n);
       let at = 0;
       for (const p of m.parts) {
         joined.set(p, at);
@@ -47,7 +54,7 @@ parentPort.on('message', (m) => {
     let codec = ${CompressionId.none};
     let payload = chunk;
     if (chunk.length >= 64) {
-      if (dst.length < bound(chunk.length)) dst = Buffer.allocUnsafeSlow(bound(chunk.length));
+      dst = take(dst, bound(chunk.length));
       const z = zc.cctx.compress2(dst, chunk);
       if (z < chunk.length) {
         codec = ${CompressionId.zstd};
@@ -63,6 +70,8 @@ parentPort.on('message', (m) => {
     let body = c.update(payload);
     const tail = new Uint8Array(Buffer.concat([c.final(), c.getAuthTag()])); // a pooled one clones 8 KiB
     if (body.byteOffset !== 0 || body.byteLength !== body.buffer.byteLength) body = Buffer.from(body);
+    dst = keep(dst); // the cipher has read the payload: the scratch buffers are free again
+    joined = keep(joined);
     youngGc(2 * payload.length); // the cipher's output here; on its way out, what it replaced
     parentPort.postMessage({ id: m.id, head, body, tail }, [body.buffer]);
   } catch (err) {
