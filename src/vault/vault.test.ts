@@ -159,6 +159,25 @@ describe('Vault save and load', () => {
     const info = await saving;
     expect(info.sizeBytes).toBe(total);
   });
+  it('a pack upload that fails while the source waits for staging room fails the save; it does not hang', async () => {
+    const backend = new MemoryBackend();
+    const tuning = { packTargetBytes: 64 * 1024, slabBytes: 128 * 1024, maxSlabBytes: 512 * 1024 };
+    const vault = await Vault.create(backend, { passphrase: pass, kdf: cheapKdf, chunker: smallChunker, tuning });
+    const realPut = backend.put.bind(backend);
+    let packs = 0;
+    backend.put = async (key: StorageKey, body, opts) => {
+      if (key.startsWith('data/') && ++packs === 3) throw new Error('disk quota exceeded');
+      return realPut(key, body, opts);
+    };
+    const err = await vault.save(streamOf(seededBytes(8 * 1024 * 1024, 'q')), {}).catch((e: unknown) => e);
+    expect(String(err)).toContain('disk quota exceeded');
+    expect(await keys(backend, 'manifests/')).toEqual([]);
+    // The vault stays usable: the next save commits and loads back.
+    backend.put = realPut;
+    const data = seededBytes(300_000, 'after');
+    const info = await vault.save(streamOf(data), {});
+    expect((await collect(vault.load(info.id))).equals(data)).toBe(true);
+  });
 });
 
 describe('Vault keys', () => {

@@ -44,7 +44,11 @@ async function saveDump(vault: Vault, name: string): Promise<{ info: ManifestInf
 
 describe('vault with pg_dump streams on the filesystem driver', () => {
   it('saves a live dump, loads it byte-identical, and dedups the next dump after churn', async () => {
-    const vault = await Vault.create(new FilesystemBackend(dir), { passphrase: 'integration', kdf: { N: 1024, r: 8, p: 1 } });
+    // 64 KiB chunks on average: this dump is ~13 MB, and where the server puts updated rows varies from run
+    // to run (free space, autovacuum), so with 1 MiB chunks the changed share of ~13 chunks swung around 60 %
+    // (64 % in two of seven runs, with and without this session's save path).
+    const chunker = { minBytes: 16 * 1024, avgBytes: 64 * 1024, maxBytes: 512 * 1024 };
+    const vault = await Vault.create(new FilesystemBackend(dir), { passphrase: 'integration', kdf: { N: 1024, r: 8, p: 1 }, chunker });
     const first = await saveDump(vault, 'db/vault_it.dump');
     expect(first.info.sizeBytes).toBeGreaterThan(5_000_000);
     expect(first.info.entries[0]!.sha256).toBe(first.sha256);
@@ -61,7 +65,9 @@ describe('vault with pg_dump streams on the filesystem driver', () => {
     const second = await saveDump(vault, 'db/vault_it.dump');
     expect(second.sha256).not.toBe(first.sha256);
     // Content-defined chunks: only the chunks around changed rows are new.
-    expect(second.info.newBytes).toBeLessThan(second.info.sizeBytes * 0.6);
+    // Measured 6–10 % new (0.8–1.4 MB of 13.1 MB); a chunker that is not content-defined renews everything
+    // after the first change.
+    expect(second.info.newBytes).toBeLessThan(second.info.sizeBytes * 0.3);
     expect((await collect(vault.load(second.info.id))).length).toBe(second.info.sizeBytes);
     expect((await vault.check({ readData: true })).problems).toEqual([]);
   });
