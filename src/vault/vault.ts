@@ -75,7 +75,7 @@ export class Vault {
     this.#keyId = keyId;
     this.#kdf = kdf;
     this.#tuning = { ...defaultWriterTuning, ...opts.tuning };
-    this.#loadConcurrency = opts.loadConcurrency ?? 6;
+    this.#loadConcurrency = opts.loadConcurrency ?? 12;
   }
 
   static async create(backend: StorageBackend, opts: VaultCreateOptions): Promise<Vault> {
