@@ -59,7 +59,7 @@ export interface VaultCreateOptions extends VaultOpenOptions {
   chunker?: ChunkerParams;
 }
 
-const loadWindowBytes = 24 * 1024 * 1024;
+const loadWindowBytes = 12 * 1024 * 1024;
 
 export class Vault {
   readonly id: string;
