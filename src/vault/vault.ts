@@ -59,7 +59,7 @@ export interface VaultCreateOptions extends VaultOpenOptions {
   chunker?: ChunkerParams;
 }
 
-const loadWindowBytes = 12 * 1024 * 1024;
+const loadWindowBytes = 24 * 1024 * 1024;
 
 export class Vault {
   readonly id: string;
@@ -75,7 +75,7 @@ export class Vault {
     this.#keyId = keyId;
     this.#kdf = kdf;
     this.#tuning = { ...defaultWriterTuning, ...opts.tuning };
-    this.#loadConcurrency = opts.loadConcurrency ?? 12;
+    this.#loadConcurrency = opts.loadConcurrency ?? 6;
   }
 
   static async create(backend: StorageBackend, opts: VaultCreateOptions): Promise<Vault> {
