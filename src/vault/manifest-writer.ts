@@ -184,8 +184,9 @@ export class VaultManifestWriter implements ManifestWriter {
         for (const p of parts) length += p.length;
         chunks.push({ id, offset: pos, length });
         pos += length;
-        const loc = this.#pending.has(id) ? undefined : ctx.index.get(id);
-        if (this.#pending.has(id) || (loc && !this.#condemned.has(loc.packId))) {
+        const sealedHere = this.#pending.has(id);
+        const loc = sealedHere ? undefined : ctx.index.get(id);
+        if (sealedHere || (loc && !this.#condemned.has(loc.packId))) {
           if (loc) this.#reusedPacks.add(loc.packId);
           slabs.settle(parts);
           continue;

@@ -1,6 +1,6 @@
 /** Sealing chunks on worker threads: each new chunk is compressed (zstd-napi, level 3, kept as it is when that
  *  does not make it smaller) and encrypted (AES-256-GCM, 16-byte tag, associated data binding the blob id)
- *  into its envelope off the main thread, which then only chunks, hashes and writes packs. zstd-napi is
+ *  into its envelope off the main thread, which then only chunks and writes packs. zstd-napi is
  *  ~20 % cheaper per byte than the thread-pool binding it replaces on this path, and the main thread no longer
  *  copies each chunk into the binding or allocates cipher output. Mirrors seal() in envelope.ts and compress()
  *  in codec.ts (vault-format.md §6, §10); the envelopes are byte-for-byte the format's. The workers hold the
@@ -35,7 +35,7 @@ const keep = (buf) => (buf.length > ${keepScratchBytes} ? none : buf);
 const bound = (n) => n + (n >>> 8) + (n < 131072 ? (131072 - n) >>> 11 : 0);
 parentPort.on('message', (m) => {
   try {
-    // One view (moved here, or shared) or several shared views of one chunk, in order.
+    // The shared views of one chunk, in order.
     let chunk;
     if (m.parts.length === 1) {
       const p = m.parts[0];
@@ -96,17 +96,10 @@ export class SealPool {
     this.#pool = new EvalWorkerPool<Reply>(workerSource, workerData, size);
   }
 
-  /** Compresses and encrypts `chunk` into the envelope of the blob that `aad` names. `chunk` is moved to a
-   *  worker when it owns its whole ArrayBuffer (the caller must not use it afterwards), copied otherwise. */
-  async seal(aad: string, chunk: Buffer): Promise<Buffer> {
-    const own = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength;
-    const sent = own ? chunk : Uint8Array.from(chunk);
-    return Buffer.concat(this.#envelope(await this.#pool.post({ aad, parts: [sent] }, [sent.buffer as ArrayBuffer])));
-  }
-
-  /** seal() of a chunk made of views over SharedArrayBuffers (the save path's slabs), read in place by the
-   *  worker: nothing is copied on the calling thread. The caller keeps the bytes unchanged until this resolves.
-   *  Returns the envelope in pieces (nonce and codec byte, payload, tag), uncopied. */
+  /** Compresses and encrypts a chunk into the envelope of the blob that `aad` names. The chunk is given as
+   *  views over SharedArrayBuffers (the save path's slabs), in order, and read in place by the worker: nothing
+   *  is copied on the calling thread. The caller keeps the bytes unchanged until this resolves. Returns the
+   *  envelope in pieces (nonce and codec byte, payload, tag), uncopied. */
   async sealShared(aad: string, parts: readonly Uint8Array[]): Promise<Buffer[]> {
     for (const p of parts) {
       if (!(p.buffer instanceof SharedArrayBuffer)) throw new InternalErrorUnexpected('sealShared takes views over SharedArrayBuffers only');
