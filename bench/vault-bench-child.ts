@@ -57,7 +57,9 @@ function stdin(): Readable {
   return fstatSync(0).isFile() ? createReadStream('', { fd: 0, highWaterMark: 1 << 20 }) : process.stdin;
 }
 const source = mode === 'save' ? stdin() : mode === 'save-generated' ? generated(Number(arg)) : undefined;
-const vault = await Vault.open(new FilesystemBackend(dir), { passphrase });
+// PGVAULT_BENCH_TUNING: a JSON WriterTuning override, for comparing save-path settings side by side.
+const tuning = process.env.PGVAULT_BENCH_TUNING ? (JSON.parse(process.env.PGVAULT_BENCH_TUNING) as Record<string, number>) : undefined;
+const vault = await Vault.open(new FilesystemBackend(dir), { passphrase, tuning });
 const openedRssKiB = Math.round(process.memoryUsage.rss() / 1024);
 let pipelinePeakRssKiB = openedRssKiB;
 const sampler = setInterval(() => (pipelinePeakRssKiB = Math.max(pipelinePeakRssKiB, Math.round(process.memoryUsage.rss() / 1024))), 25);

@@ -1,18 +1,20 @@
 /** Writes one manifest: streams entries through chunking, keyed hashing, compression (thread pool) and
  *  encryption into bounded packs, then puts the index file and finally the manifest, the commit point
- *  (vault-format.md §11). Memory stays bounded: at most `maxInflightChunks` chunks being sealed, one open
- *  pack and `maxPackUploads` packs uploading; the source stream is read only as fast as that drains.
+ *  (vault-format.md §11). Memory stays bounded: per entry its slabs and at most `maxInflightChunks` chunks
+ *  being sealed; per writer `maxPackUploads` + 1 pack buffers (the open pack and those uploading); the source
+ *  stream is read only as fast as that drains.
  *  It never writes a manifest before every pack and index it needs is durable. */
 import { Readable } from 'node:stream';
 import { InternalErrorUnexpected, UserErrorConflict, UserErrorInvalidInput } from '../lib/index.ts';
 import { StorageErrorNotFound } from '../storage/index.ts';
 import { Chunker } from './chunker/chunker.ts';
-import { associatedData } from './crypto/envelope.ts';
+import { associatedData, minEnvelopeBytes } from './crypto/envelope.ts';
 import { TransientErrorPruneConflict } from './errors.ts';
 import { randomObjectId, type BlobId, type ManifestId, type PlanId } from './ids.ts';
 import type { IndexedPack } from './index/vault-index.ts';
 import type { ChunkRef, EntryInfo, Manifest, ManifestEntry, ManifestInfo } from './manifest/manifest.ts';
 import { objectKey, prefixes, sealJson } from './objects.ts';
+import { PackBuffers } from './pack/pack-buffers.ts';
 import { PackBuilder } from './pack/pack-format.ts';
 import { mapLimit, type VaultContext } from './vault-context.ts';
 import { Slabs } from './slabs.ts';
@@ -70,6 +72,9 @@ export class VaultManifestWriter implements ManifestWriter {
   readonly #uploads = new Set<Promise<void>>();
   readonly #written: IndexedPack[] = [];
   #pack: PackBuilder | undefined;
+  readonly #packBuffers: PackBuffers;
+  /** Envelopes go into packs one at a time, in the order they were sealed. */
+  #appends: Promise<void> = Promise.resolve();
   #failure: { err: unknown } | undefined;
   #state: 'open' | 'committing' | 'done' | 'aborted' = 'open';
   #infos: (EntryInfo | undefined)[] = [];
@@ -80,6 +85,10 @@ export class VaultManifestWriter implements ManifestWriter {
     this.#tuning = tuning;
     this.#onCommitted = onCommitted;
     this.#startedAt = ctx.clock.now();
+    // A pack closes once it reaches the target, or before an envelope that would not fit; the largest
+    // envelope (a chunk of the chunker's maximum, stored uncompressed) always fits in an empty pack.
+    const packBytes = Math.max(tuning.packTargetBytes, ctx.chunkerParams.maxBytes + minEnvelopeBytes);
+    this.#packBuffers = new PackBuffers(packBytes, tuning.maxPackUploads + 1);
     this.#ready = this.#load();
     this.#ready.catch(() => undefined);
   }
@@ -193,7 +202,7 @@ export class VaultManifestWriter implements ManifestWriter {
         }
         this.#pending.add(id);
         newBytes += length;
-        gc.note(length); // its envelope comes back here and dies after the pack upload
+        gc.note(length); // its envelope comes back here and dies once copied into its pack
         sealQueue.push({ id, parts });
       }
       sealNext();
@@ -237,6 +246,7 @@ export class VaultManifestWriter implements ManifestWriter {
         if (this.#failure) throw this.#failure.err;
         if (this.#state === 'aborted') throw new UserErrorConflict('the manifest writer was aborted');
         feed(await slabs.write(buf as Buffer));
+        gc.note((buf as Buffer).length); // copied into the slabs: the source's buffer is garbage now
       }
       slabs.end();
       const last = chunker.finishParts();
@@ -266,7 +276,7 @@ export class VaultManifestWriter implements ManifestWriter {
   }
 
   /** Compresses and encrypts one blob on a seal worker, which reads `parts` in place (`read` runs once it
-   *  has), and appends the envelope; rotates the pack when full. Returns the envelope size. */
+   *  has), and copies the envelope into the open pack. Returns the envelope size. */
   async #storeBlob(id: string, parts: Uint8Array[], read: () => void): Promise<number> {
     let rawLength = 0;
     for (const p of parts) rawLength += p.length;
@@ -276,26 +286,44 @@ export class VaultManifestWriter implements ManifestWriter {
     } finally {
       read();
     }
-    this.#pack ??= new PackBuilder(randomObjectId());
-    const { length } = this.#pack.add(id, env, rawLength);
-    if (this.#pack.sizeBytes >= this.#tuning.packTargetBytes) await this.#flushPack();
+    let length = 0;
+    for (const p of env) length += p.length;
+    const appended = this.#appends.then(() => this.#append(id, env, rawLength, length));
+    this.#appends = appended.catch(() => undefined);
+    await appended;
     return length;
   }
 
-  async #flushPack(): Promise<void> {
+  /** Copies an envelope into the open pack, first closing that pack when the envelope does not fit, and
+   *  closes it when it has reached the target size. Opening a pack waits for a free pack buffer. */
+  async #append(id: string, env: readonly Uint8Array[], rawLength: number, length: number): Promise<void> {
+    this.#throwIfFailed();
+    if (this.#pack && this.#pack.room < length) this.#flushPack();
+    this.#pack ??= new PackBuilder(randomObjectId(), await this.#packBuffers.acquire());
+    this.#pack.add(id, env, rawLength);
+    if (this.#pack.sizeBytes >= this.#tuning.packTargetBytes) this.#flushPack();
+  }
+
+  /** Starts the open pack's upload; its buffer is reused once the upload has finished. */
+  #flushPack(): void {
     const pack = this.#pack;
-    if (!pack || pack.blobs.length === 0) return;
+    if (!pack) return;
     this.#pack = undefined;
-    while (this.#uploads.size >= this.#tuning.maxPackUploads) await Promise.race(this.#uploads);
-    // Streamed from its pieces: no 16 MiB copy per pack.
+    if (pack.blobs.length === 0) {
+      this.#packBuffers.release(pack.buffer);
+      return;
+    }
     const { parts, sizeBytes } = pack.finishParts(this.#ctx.mk.dataKey);
     const indexed: IndexedPack = { id: pack.id, sizeBytes, blobs: pack.blobs };
     const up = this.#ctx.backend.put(objectKey.pack(pack.id), Readable.from(parts, { objectMode: false }), { ifAbsent: true }).then(
       () => {
         this.#written.push(indexed);
+        this.#packBuffers.release(pack.buffer);
       },
       (err) => {
+        // The buffer is not reused: a driver may still be reading it. Nothing waits for a buffer any more.
         this.#failure ??= { err };
+        this.#packBuffers.fail(err);
       },
     );
     this.#uploads.add(up);
@@ -309,7 +337,8 @@ export class VaultManifestWriter implements ManifestWriter {
       await this.#ready;
       await Promise.allSettled([...this.#running]);
       this.#throwIfFailed();
-      await this.#flushPack();
+      await this.#appends;
+      this.#flushPack();
       await Promise.all([...this.#uploads]);
       this.#throwIfFailed();
       const ctx = this.#ctx;

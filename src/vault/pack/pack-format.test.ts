@@ -32,13 +32,17 @@ describe('pack header', () => {
   });
 
   it('PackBuilder lays blobs out back to back and appends the header', () => {
-    const b = new PackBuilder('12'.repeat(32));
+    const b = new PackBuilder('12'.repeat(32), Buffer.alloc(100));
     b.add('aa'.repeat(32), Buffer.alloc(40, 1), 100);
-    b.add('bb'.repeat(32), Buffer.alloc(50, 2), 70);
+    b.add('bb'.repeat(32), [Buffer.alloc(20, 2), Buffer.alloc(30, 2)], 70);
     expect(b.sizeBytes).toBe(90);
+    expect(b.room).toBe(10);
+    expect(() => b.add('cc'.repeat(32), Buffer.alloc(11), 11)).toThrow(RangeError);
+    expect(b.blobs).toHaveLength(2);
     const pack = b.finish(key);
     const hlen = pack.readUInt32LE(pack.length - 4);
     expect(pack.length).toBe(90 + hlen + 4);
+    expect(pack.subarray(0, 90)).toEqual(Buffer.concat([Buffer.alloc(40, 1), Buffer.alloc(50, 2)]));
     expect(decodePackHeader(key, '12'.repeat(32), pack.subarray(90, 90 + hlen))).toEqual([
       { id: 'aa'.repeat(32), offset: 0, length: 40, rawLength: 100 },
       { id: 'bb'.repeat(32), offset: 40, length: 50, rawLength: 70 },

@@ -56,42 +56,50 @@ export function decodePackHeader(dataKey: Uint8Array, packId: string, header: Ui
   return blobs;
 }
 
-/** Builds one pack in memory, bounded by the writer's target size. */
+/** Builds one pack in a buffer the caller owns (a writer reuses a few for all its packs: pack-buffers.ts).
+ *  Envelopes are copied in back to back; the buffer must stay unchanged until the pack is written. */
 export class PackBuilder {
   readonly id: string;
   readonly blobs: PackBlob[] = [];
-  #parts: Buffer[] = [];
+  readonly buffer: Buffer;
   #size = 0;
 
-  constructor(id: string) {
+  constructor(id: string, buffer: Buffer) {
     this.id = id;
+    this.buffer = buffer;
   }
 
   get sizeBytes(): number {
     return this.#size;
   }
 
-  /** Appends a blob's envelope, given whole or as its pieces in order. */
-  add(blobId: string, envelope: Buffer | readonly Buffer[], rawLength: number): PackBlob {
-    const pieces = Buffer.isBuffer(envelope) ? [envelope] : envelope;
+  /** Bytes an envelope may still take. */
+  get room(): number {
+    return this.buffer.length - this.#size;
+  }
+
+  /** Copies a blob's envelope in, given whole or as its pieces in order; it must fit in {@link room}. */
+  add(blobId: string, envelope: Uint8Array | readonly Uint8Array[], rawLength: number): PackBlob {
+    const pieces = envelope instanceof Uint8Array ? [envelope] : envelope;
     let length = 0;
     for (const p of pieces) length += p.length;
+    if (length > this.room) throw new RangeError(`an envelope of ${length} bytes does not fit in the ${this.room} bytes left in pack ${this.id}`);
     const b = { id: blobId, offset: this.#size, length, rawLength };
+    for (const p of pieces) {
+      this.buffer.set(p, this.#size);
+      this.#size += p.length;
+    }
     this.blobs.push(b);
-    this.#parts.push(...pieces);
-    this.#size += length;
     return b;
   }
 
-  /** The complete pack as its pieces in order (blobs, header, trailer), uncopied; the builder must not be used afterwards. */
+  /** The complete pack as its pieces in order (the blobs as a view of the buffer, then header and trailer). */
   finishParts(dataKey: Uint8Array): { parts: Buffer[]; sizeBytes: number } {
     const header = encodePackHeader(dataKey, this.id, this.blobs);
-    const parts = [...this.#parts, header];
-    this.#parts = [];
-    return { parts, sizeBytes: this.#size + header.length };
+    return { parts: [this.buffer.subarray(0, this.#size), header], sizeBytes: this.#size + header.length };
   }
 
-  /** The complete pack bytes in one buffer. */
+  /** The complete pack bytes in one new buffer. */
   finish(dataKey: Uint8Array): Buffer {
     return Buffer.concat(this.finishParts(dataKey).parts);
   }
