@@ -34,6 +34,16 @@ const sec = (ms: number): string => (ms / 1000).toFixed(2);
 const log = (s: string): void => console.log(`[${new Date().toISOString().slice(11, 19)}] ${s}`);
 
 /** Wall time of a command; stdout to a file (or /dev/null). The password goes through PGPASSWORD in the env. */
+/** Flushes the cluster's dirty buffers (untimed), so that a timed step does not pay for the one before it. */
+async function checkpoint(c: PgCluster): Promise<void> {
+  const client = await c.connect();
+  try {
+    await client.query('CHECKPOINT');
+  } finally {
+    await client.end();
+  }
+}
+
 function timeCmd(cmd: string, args: string[], env: NodeJS.ProcessEnv, stdoutTo = '/dev/null'): Promise<number> {
   const fd = openSync(stdoutTo, 'w');
   const t0 = performance.now();
@@ -121,24 +131,33 @@ async function main(): Promise<void> {
       r.rssBackup.push(b2.maxRssKiB);
       r.newBytes2.push(b2.bytesNew as number);
 
-      log(`rep ${rep + 1}: pg_restore of the local -Fc file, serial`);
-      await c.createDatabase('r_fc');
-      r.restoreFc.push(await timeCmd('pg_restore', [...conn, '-d', 'r_fc', fcFile], pgEnv));
-      await c.dropDatabase('r_fc');
-      log(`rep ${rep + 1}: pgvault restore, serial`);
-      const rs = await child({ op: 'restore', vaultDir, database: 'bench', manifestId: b2.manifestId, newDatabase: 'r_pgv', jobs: 1 }, childEnv('postgres'));
-      r.restore.push(rs.ms);
-      r.rssRestore.push(rs.maxRssKiB);
-      await c.dropDatabase('r_pgv');
-      log(`rep ${rep + 1}: pg_restore -j2 of the local -Fc file`);
-      await c.createDatabase('r_fc');
-      r.restoreFcJ2.push(await timeCmd('pg_restore', [...conn, '-j', '2', '-d', 'r_fc', fcFile], pgEnv));
-      await c.dropDatabase('r_fc');
-      log(`rep ${rep + 1}: pgvault restore -j2 (no spool)`);
-      const rp = await child({ op: 'restore', vaultDir, database: 'bench', manifestId: b2.manifestId, newDatabase: 'r_pgv', jobs: 2 }, childEnv('postgres'));
-      r.restoreJ2.push(rp.ms);
-      r.rssRestoreJ2.push(rp.maxRssKiB);
-      await c.dropDatabase('r_pgv');
+      // Each restore writes ~1 GB that the checkpointer flushes afterwards: the step after it would pay for that
+      // flush. A CHECKPOINT (untimed) before every timed restore starts each from a clean cluster, and the order of
+      // pg_restore and pgvault alternates between repetitions.
+      const restoreFc = async (jobs: number): Promise<void> => {
+        log(`rep ${rep + 1}: pg_restore${jobs > 1 ? ` -j${jobs}` : ''} of the local -Fc file`);
+        await c.createDatabase('r_fc');
+        await checkpoint(c);
+        (jobs > 1 ? r.restoreFcJ2 : r.restoreFc).push(await timeCmd('pg_restore', [...conn, ...(jobs > 1 ? ['-j', String(jobs)] : []), '-d', 'r_fc', fcFile], pgEnv));
+        await c.dropDatabase('r_fc');
+      };
+      const restorePgv = async (jobs: number): Promise<void> => {
+        log(`rep ${rep + 1}: pgvault restore${jobs > 1 ? ` -j${jobs} (no spool)` : ', serial'}`);
+        await checkpoint(c);
+        const rr = await child({ op: 'restore', vaultDir, database: 'bench', manifestId: b2.manifestId, newDatabase: 'r_pgv', jobs }, childEnv('postgres'));
+        (jobs > 1 ? r.restoreJ2 : r.restore).push(rr.ms);
+        (jobs > 1 ? r.rssRestoreJ2 : r.rssRestore).push(rr.maxRssKiB);
+        await c.dropDatabase('r_pgv');
+      };
+      for (const jobs of [1, 2]) {
+        if (rep % 2 === 0) {
+          await restoreFc(jobs);
+          await restorePgv(jobs);
+        } else {
+          await restorePgv(jobs);
+          await restoreFc(jobs);
+        }
+      }
       rmSync(vaultDir, { recursive: true, force: true });
     }
 
@@ -148,7 +167,8 @@ async function main(): Promise<void> {
     lines.push(`Machine: ${process.platform}, 2 cores shared with other sessions; load average at start ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')}.`);
     lines.push(`Fixture: scale ${scale}, ${mb(info.sizeBytes)} MB on disk (pg_database_size), built in ${sec(buildMs)} s; archive (-Fc -Z0) ${mb(r.archiveBytes)} MB; local -Fc file ${mb(r.fcBytes)} MB.`);
     lines.push(`PostgreSQL 15 server and pg_dump/pg_restore 15; medians of ${reps} repetitions, each repetition running every variant side by side.`);
-    lines.push('pgvault times are the operation inside its own process (without Node start-up); pg_dump/pg_restore times are process wall time.', '');
+    lines.push('pgvault times are the operation inside its own process (without Node start-up); pg_dump/pg_restore times are process wall time.');
+    lines.push('Every timed restore starts after an untimed CHECKPOINT; pg_restore and pgvault alternate which goes first between repetitions.', '');
     lines.push('| measure | median s | runs s | ratio | target |', '| --- | ---: | --- | ---: | --- |');
     const row = (name: string, xs: number[], rat = '', target = ''): void => {
       lines.push(`| ${name} | ${sec(m(xs))} | ${xs.map(sec).join(', ')} | ${rat} | ${target} |`);

@@ -282,6 +282,17 @@ export function describeStorageConformance(
       expect(got).toBeLessThan(3 * 1024 * 1024);
     });
 
+    it('a ranged download with an aborted signal fails, and a live one returns exactly the range', async () => {
+      fresh();
+      const data = randomBytes(256 * 1024);
+      await b.put(key('ranged'), data);
+      const ac = new AbortController();
+      ac.abort();
+      expect(await rejection((async () => readAll(await b.get(key('ranged'), { offset: 10, length: 1000 }, ac.signal)))())).toBeInstanceOf(Error);
+      const live = new AbortController();
+      expect(await readAll(await b.get(key('ranged'), { offset: 100_000, length: 200_000 }, live.signal))).toEqual(data.subarray(100_000, 256 * 1024));
+    });
+
     it('many concurrent puts and gets may share one signal without a listener-leak warning', async () => {
       fresh();
       const warnings: string[] = [];
