@@ -16,6 +16,8 @@ import { pipeline } from 'node:stream/promises';
 import { IntegrityError, UserError, UserErrorInvalidInput, UserErrorNotFound, type PgvaultErrorOptions } from '../lib/index.ts';
 import {
   ArchiveReader,
+  reblockArchive,
+  type ArchiveHeader,
   pickClient,
   spawnPgRestore,
   withConnection,
@@ -147,12 +149,12 @@ export async function readAll(stream: Readable): Promise<Buffer> {
 }
 
 /** The TOC of an archive, read from its first bytes only. */
-export async function readToc(vault: Vault, manifestId: ManifestId, pa: PointArchive): Promise<{ bytes: Buffer; toc: TocEntry[] }> {
+export async function readToc(vault: Vault, manifestId: ManifestId, pa: PointArchive): Promise<{ bytes: Buffer; toc: TocEntry[]; header: ArchiveHeader }> {
   const bytes = await readAll(vault.load(manifestId, pa.archiveEntry, { offset: 0, length: pa.index.tocEndOffset }));
   const reader = new ArchiveReader();
   reader.write(bytes);
   reader.end();
-  return { bytes, toc: [...reader.toc] };
+  return { bytes, toc: [...reader.toc], header: reader.header! };
 }
 
 function quoteIdent(name: string): string {
@@ -195,7 +197,9 @@ export async function runRestore(
   const jobs = Math.max(1, Math.floor(opts.jobs ?? 1));
   if (!opts.newDatabase) throw new UserErrorInvalidInput('the new database name is empty', { hint: 'Name the database to create on the target.', details: { field: 'newDatabase' } });
   const pa = await openPointArchive(vault, manifestId, database);
-  const { bytes: tocBytes, toc } = await readToc(vault, manifestId, pa);
+  const { bytes: tocBytes, toc, header } = await readToc(vault, manifestId, pa);
+  // pg_restore gets the table data of an uncompressed archive in large chunks, not a CopyData message per row.
+  const reblock = header.compression === 'none' ? { tocEndOffset: pa.index.tocEndOffset, intSize: header.intSize } : undefined;
 
   const info = await serverInfo(target);
   if (!info.canCreateDb) throw new UserErrorTargetMissingCreateDb(info.role);
@@ -244,7 +248,7 @@ export async function runRestore(
     if (mode === 'serial') {
       const p = spawnPgRestore(cfg, { ...base, onProgress: (x) => opts.onProgress?.({ phase: 'all', bytes: x.bytes, currentTable: x.currentTable }) });
       // vault.load checks the SHA-256 of a full read itself (IntegrityErrorEntryHashMismatch).
-      bytesRead += await feed(p, [vault.load(manifestId, pa.archiveEntry)]);
+      bytesRead += await feed(p, [vault.load(manifestId, pa.archiveEntry)], reblock);
       log.push(...p.log);
     } else if (mode === 'spool') {
       const spoolFile = join(dir, 'archive.dump');
@@ -260,7 +264,7 @@ export async function runRestore(
       await p.done;
       log.push(...p.log);
     } else {
-      bytesRead += await restoreParallel(vault, manifestId, pa, tocBytes, toc, plan, { cfg, base, dir, jobs, log, onProgress: opts.onProgress });
+      bytesRead += await restoreParallel(vault, manifestId, pa, tocBytes, toc, plan, { cfg, base, dir, jobs, log, reblock, onProgress: opts.onProgress });
     }
   } catch (err) {
     // The database was created by this restore and is incomplete: drop it, so that nobody mistakes it for a
@@ -286,8 +290,9 @@ export async function runRestore(
   };
 }
 
-/** Streams the sources one after another into the tool's stdin and waits for it. Returns bytes fed. */
-async function feed(p: PgToolProcess, sources: (AsyncIterable<unknown> | Buffer)[]): Promise<number> {
+/** Streams the sources one after another into the tool's stdin, re-blocked when `reblock` says where the
+ *  archive's data starts (reblock.ts), and waits for the tool. Returns the source bytes fed. */
+async function feed(p: PgToolProcess, sources: (AsyncIterable<unknown> | Buffer)[], reblock?: { tocEndOffset: number; intSize: number }): Promise<number> {
   let n = 0;
   async function* concat(): AsyncGenerator<Buffer> {
     for (const s of sources) {
@@ -303,7 +308,7 @@ async function feed(p: PgToolProcess, sources: (AsyncIterable<unknown> | Buffer)
     }
   }
   // A byte stream with a small buffer: an object-mode Readable.from would queue 16 chunks (~16 MiB) per feed.
-  const src = Readable.from(concat(), { objectMode: false, highWaterMark: 256 * 1024 });
+  const src = Readable.from(reblock ? reblockArchive(concat(), reblock) : concat(), { objectMode: false, highWaterMark: 256 * 1024 });
   const piping = pipeline(src, p.stdin as Writable);
   // A tool that stops (failed, or done without needing the rest) must not leave the feed blocked on a full pipe.
   p.done.then(
@@ -335,6 +340,7 @@ async function restoreParallel(
     dir: string;
     jobs: number;
     log: string[];
+    reblock: { tocEndOffset: number; intSize: number } | undefined;
     onProgress?: RestoreOptions['onProgress'];
   },
 ): Promise<number> {
@@ -362,7 +368,7 @@ async function restoreParallel(
         for (const r of g.ranges) for await (const b of vault.load(manifestId, pa.archiveEntry, r)) yield b as Buffer;
       }
       sources.push(ranges());
-      const n = await feed(p, sources);
+      const n = await feed(p, sources, ctx.reblock);
       ctx.log.push(...p.log);
       if (g.postDataIds.length > 0) {
         // Its tables' indexes and keys now, while the other workers still load data.

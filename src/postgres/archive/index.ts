@@ -2,3 +2,4 @@
  *  block, used at backup time (no second pass) and to assemble partial archives for parallel restore. */
 export * from './archive-format.ts';
 export * from './archive-reader.ts';
+export * from './reblock.ts';

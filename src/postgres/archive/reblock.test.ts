@@ -1,0 +1,105 @@
+/** Re-blocking on real archives written by pg_dump 15 through a pipe: pg_restore reading the re-blocked stream
+ *  produces the same script as from the original, table data arrives in few large chunks instead of one per
+ *  row, large objects pass unchanged, the output does not depend on how the input is split, and a cut archive
+ *  is an error. */
+import { spawnSync } from 'node:child_process';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCluster, type PgCluster } from '../../../test/support/index.ts';
+import { ArchiveReader, IntegrityErrorArchiveMalformed, readArchiveIndex, reblockArchive } from './index.ts';
+
+let cluster: PgCluster;
+let archive: Buffer;
+let tocEndOffset: number;
+
+beforeAll(async () => {
+  cluster = await startCluster({ major: 15 });
+  await cluster.createDatabase('rb');
+  await cluster.query(
+    `CREATE TABLE items (id int PRIMARY KEY, name text, tags jsonb);
+     INSERT INTO items SELECT g, 'item ' || g, jsonb_build_object('g', g) FROM generate_series(1, 3000) g;
+     CREATE TABLE wide (id int, b bytea);
+     INSERT INTO wide SELECT g, decode(repeat(md5(g::text), 2000), 'hex') FROM generate_series(1, 20) g;
+     CREATE TABLE empty_table (x int);
+     SELECT lo_from_bytea(0, decode(repeat('cafe', 40000), 'hex'));`,
+    [],
+    'rb',
+  );
+  const r = spawnSync('pg_dump', ['-h', cluster.host, '-p', String(cluster.port), '-U', cluster.superuser, '-Fc', '-Z0', 'rb'], {
+    env: { ...process.env, PGPASSWORD: cluster.password },
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (r.status !== 0) throw new Error(`pg_dump failed: ${r.stderr.toString()}`);
+  archive = r.stdout;
+  tocEndOffset = (await readArchiveIndex([archive])).tocEndOffset;
+});
+
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+async function reblock(bytes: Buffer, pieces: number[] = [bytes.length], targetBytes?: number): Promise<Buffer> {
+  async function* split(): AsyncGenerator<Buffer> {
+    let at = 0;
+    let k = 0;
+    while (at < bytes.length) {
+      const n = Math.max(1, pieces[k++ % pieces.length]!);
+      yield bytes.subarray(at, at + n);
+      at += n;
+    }
+  }
+  const out: Buffer[] = [];
+  for await (const b of reblockArchive(split(), { tocEndOffset, intSize: 4, ...(targetBytes ? { targetBytes } : {}) })) out.push(Buffer.from(b));
+  return Buffer.concat(out);
+}
+
+/** What pg_restore makes of an archive read from stdin, without the per-run \restrict key. */
+function script(bytes: Buffer): string {
+  const r = spawnSync('pg_restore', ['-f', '-'], { input: bytes, maxBuffer: 256 * 1024 * 1024 });
+  if (r.status !== 0) throw new Error(`pg_restore failed: ${r.stderr.toString()}`);
+  return r.stdout.toString('utf8').replace(/^\\(un)?restrict .*$/gm, '');
+}
+
+/** Data chunks per dump id, as the archive reader sees them. */
+function chunksPerEntry(bytes: Buffer): Map<number, number> {
+  const n = new Map<number, number>();
+  const reader = new ArchiveReader({ onData: (id) => n.set(id, (n.get(id) ?? 0) + 1) });
+  reader.write(bytes);
+  reader.end();
+  return n;
+}
+
+describe('reblockArchive', () => {
+  it('gives pg_restore the same script, with table data in a few chunks instead of one per row', async () => {
+    const out = await reblock(archive);
+    expect(script(out)).toBe(script(archive));
+    const before = chunksPerEntry(archive);
+    const after = chunksPerEntry(out);
+    const items = Math.max(...before.values());
+    expect(items).toBeGreaterThanOrEqual(3000); // a chunk per row (and the large object's)
+    expect(Math.max(...after.values())).toBeLessThanOrEqual(5);
+    expect(out.length).toBeLessThan(archive.length); // the per-row chunk headers are gone
+    expect(out.subarray(0, tocEndOffset)).toEqual(archive.subarray(0, tocEndOffset));
+  });
+
+  it('splits rows larger than the target across chunks and still restores the same', async () => {
+    const out = await reblock(archive, undefined, 1000);
+    expect(script(out)).toBe(script(archive));
+  });
+
+  it('does not depend on how the input is split', async () => {
+    const whole = await reblock(archive);
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.integer({ min: 1, max: 70_000 }), { minLength: 1, maxLength: 8 }), async (pieces) => {
+        expect((await reblock(archive, pieces)).equals(whole)).toBe(true);
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  it('reports a cut archive as malformed', async () => {
+    for (const cut of [tocEndOffset + 3, Math.floor(archive.length / 2), archive.length - 7]) {
+      await expect(reblock(archive.subarray(0, cut))).rejects.toBeInstanceOf(IntegrityErrorArchiveMalformed);
+    }
+  });
+});
