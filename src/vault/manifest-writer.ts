@@ -298,6 +298,7 @@ export class VaultManifestWriter implements ManifestWriter {
    *  closes it when it has reached the target size. Opening a pack waits for a free pack buffer. */
   async #append(id: string, env: readonly Uint8Array[], rawLength: number, length: number): Promise<void> {
     this.#throwIfFailed();
+    if (this.#state === 'aborted') throw new UserErrorConflict('the manifest writer was aborted');
     if (this.#pack && this.#pack.room < length) this.#flushPack();
     this.#pack ??= new PackBuilder(randomObjectId(), await this.#packBuffers.acquire());
     this.#pack.add(id, env, rawLength);
