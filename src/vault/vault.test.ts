@@ -159,6 +159,24 @@ describe('Vault save and load', () => {
     const info = await saving;
     expect(info.sizeBytes).toBe(total);
   });
+  it('fills packs up to their buffer, closing one before an envelope that would not fit; every blob loads back', async () => {
+    const backend = new MemoryBackend();
+    // 100 KiB packs of incompressible chunks up to 64 KiB: most packs close before an envelope that would
+    // overflow the 100 KiB buffer, the rest when they reach it; one upload at a time, so 2 buffers in turn.
+    const tuning = { packTargetBytes: 100 * 1024, maxPackUploads: 1 };
+    const vault = await Vault.create(backend, { passphrase: pass, kdf: cheapKdf, chunker: smallChunker, tuning });
+    const data = seededBytes(3 * 1024 * 1024, 'packs');
+    const info = await vault.save(streamOf(data), {});
+    const packs = await keys(backend, 'data/');
+    expect(packs.length).toBeGreaterThan(20);
+    const sizes = await Promise.all(packs.map(async (k) => (await backend.stat(k as StorageKey)).sizeBytes));
+    // blobs ≤ 100 KiB, then the header (29 bytes of envelope, 5 + 44 per blob) and its length
+    for (const size of sizes) expect(size).toBeLessThanOrEqual(100 * 1024 + 29 + 5 + 44 * 10 + 4);
+    expect(sizes.filter((s) => s < 100 * 1024 - 64 * 1024).length).toBeLessThanOrEqual(1); // only the last is short
+    expect((await collect(vault.load(info.id))).equals(data)).toBe(true);
+    expect((await vault.check({ readData: true })).ok).toBe(true);
+  });
+
   it('a pack upload that fails while the source waits for staging room fails the save; it does not hang', async () => {
     const backend = new MemoryBackend();
     const tuning = { packTargetBytes: 64 * 1024, slabBytes: 128 * 1024, maxSlabBytes: 512 * 1024 };
