@@ -365,7 +365,8 @@ async function restoreParallel(
       const sources: (AsyncIterable<unknown> | Buffer)[] = [tocBytes];
       // Opened lazily, one range after the other, so that only one range per worker is being fetched.
       async function* ranges(): AsyncGenerator<Buffer> {
-        for (const r of g.ranges) for await (const b of vault.load(manifestId, pa.archiveEntry, r)) yield b as Buffer;
+        // The workers share one read-ahead window's memory.
+        for (const r of g.ranges) for await (const b of vault.load(manifestId, pa.archiveEntry, r, { aheadShare: 1 / groups.length })) yield b as Buffer;
       }
       sources.push(ranges());
       const n = await feed(p, sources, ctx.reblock);

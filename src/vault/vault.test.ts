@@ -74,6 +74,9 @@ describe('Vault save and load', () => {
       }),
       { numRuns: 40 },
     );
+    // A load with a small share of the read-ahead window (one chunk ahead) returns the same bytes.
+    expect((await collect(vault.load(info.id, undefined, undefined, { aheadShare: 0.01 }))).equals(data)).toBe(true);
+    expect((await collect(vault.load(info.id, undefined, { offset: 1000, length: 150_000 }, { aheadShare: 0.5 }))).equals(data.subarray(1000, 151_000))).toBe(true);
   });
 
   it('writes several entries of one manifest concurrently, and nothing is visible before commit', async () => {

@@ -206,12 +206,21 @@ export class Vault {
   }
 
   /** Streams an entry (or a byte range of it) back: chunks are fetched ahead in parallel, authenticated,
-   *  decompressed and emitted in order. A full read checks the entry's SHA-256 at the end. */
-  load(id: ManifestId, entryName?: string, range?: { offset: number; length: number }): Readable {
-    return Readable.from(this.#loadChunks(id, entryName, range), { objectMode: false, highWaterMark: 1024 * 1024 });
+   *  decompressed and emitted in order. A full read checks the entry's SHA-256 at the end. `aheadShare`
+   *  (0–1, default 1) is the part of the read-ahead window this load may use: several loads running at once
+   *  (a parallel restore) share one window's memory. */
+  load(id: ManifestId, entryName?: string, range?: { offset: number; length: number }, opts: { aheadShare?: number } = {}): Readable {
+    const share = Math.min(1, Math.max(0, opts.aheadShare ?? 1));
+    const ahead = { chunks: Math.max(1, Math.round(this.#loadConcurrency * share)), bytes: Math.round(loadWindowBytes * share) };
+    return Readable.from(this.#loadChunks(id, entryName, range, ahead), { objectMode: false, highWaterMark: 1024 * 1024 });
   }
 
-  async *#loadChunks(id: ManifestId, entryName: string | undefined, range: { offset: number; length: number } | undefined): AsyncGenerator<Buffer> {
+  async *#loadChunks(
+    id: ManifestId,
+    entryName: string | undefined,
+    range: { offset: number; length: number } | undefined,
+    ahead: { chunks: number; bytes: number },
+  ): AsyncGenerator<Buffer> {
     const m = await this.readManifest(id);
     const entry = entryName === undefined ? (m.entries.length === 1 ? m.entries[0] : undefined) : m.entries.find((e) => e.name === entryName);
     if (!entry) {
@@ -236,7 +245,7 @@ export class Vault {
     let windowBytes = 0;
     let next = 0;
     const fill = (): void => {
-      while (next < chunks.length && window.length < this.#loadConcurrency && (window.length === 0 || windowBytes + chunks[next]!.length <= loadWindowBytes)) {
+      while (next < chunks.length && window.length < ahead.chunks && (window.length === 0 || windowBytes + chunks[next]!.length <= ahead.bytes)) {
         const ref = chunks[next++]!;
         // A whole entry is verified by its SHA-256 at the end; a range has no such check, so each chunk's id is.
         const data = this.#ctx.readChunk(ref.id, !full);
