@@ -18,6 +18,7 @@ import {
   ArchiveReader,
   reblockArchive,
   type ArchiveHeader,
+  type ReblockOptions,
   pickClient,
   spawnPgRestore,
   withConnection,
@@ -292,7 +293,7 @@ export async function runRestore(
 
 /** Streams the sources one after another into the tool's stdin, re-blocked when `reblock` says where the
  *  archive's data starts (reblock.ts), and waits for the tool. Returns the source bytes fed. */
-async function feed(p: PgToolProcess, sources: (AsyncIterable<unknown> | Buffer)[], reblock?: { tocEndOffset: number; intSize: number }): Promise<number> {
+async function feed(p: PgToolProcess, sources: (AsyncIterable<unknown> | Buffer)[], reblock?: ReblockOptions): Promise<number> {
   let n = 0;
   async function* concat(): AsyncGenerator<Buffer> {
     for (const s of sources) {
@@ -340,7 +341,7 @@ async function restoreParallel(
     dir: string;
     jobs: number;
     log: string[];
-    reblock: { tocEndOffset: number; intSize: number } | undefined;
+    reblock: ReblockOptions | undefined;
     onProgress?: RestoreOptions['onProgress'];
   },
 ): Promise<number> {

@@ -45,12 +45,14 @@ class Input {
   }
 }
 
-/** Yields the archive with each table's data in chunks of about `targetBytes`. `tocEndOffset` is where the
- *  data section starts and `intSize` the archive's integer width (header byte 8). */
-export async function* reblockArchive(
-  source: AsyncIterable<Buffer | Uint8Array>,
-  opts: { tocEndOffset: number; intSize: number; targetBytes?: number },
-): AsyncGenerator<Buffer> {
+/** Where an archive's data section starts, and its integer width (from its header). */
+export interface ReblockOptions {
+  tocEndOffset: number;
+  intSize: number;
+}
+
+/** Yields the archive with each table's data in chunks of about `targetBytes`. */
+export async function* reblockArchive(source: AsyncIterable<Buffer | Uint8Array>, opts: ReblockOptions & { targetBytes?: number }): AsyncGenerator<Buffer> {
   const target = opts.targetBytes ?? 256 * 1024;
   const intBytes = 1 + opts.intSize;
   const input = new Input(source);
@@ -75,6 +77,12 @@ export async function* reblockArchive(
       out[at + 1 + i] = x % 256;
       x = Math.floor(x / 256);
     }
+  };
+  /** The next int of the stream; the archive must not end before it does. */
+  const nextInt = async (where: string): Promise<number> => {
+    if (input.available < intBytes) await input.fill(intBytes);
+    if (input.available < intBytes) throw malformed(`the archive ends inside ${where}`);
+    return readInt();
   };
   const int = (v: number): Buffer => {
     const b = Buffer.allocUnsafe(intBytes);
@@ -107,15 +115,11 @@ export async function* reblockArchive(
       if (type === BLK_BLOBS) {
         // Large objects: [oid] then chunks up to a zero length, per object, up to a zero oid. Passed through.
         for (;;) {
-          await input.fill(intBytes);
-          if (input.available < intBytes) throw malformed('the archive ends inside a large-object block');
-          const oid = readInt();
+          const oid = await nextInt('a large-object block');
           yield int(oid);
           if (oid === 0) break;
           for (;;) {
-            await input.fill(intBytes);
-            if (input.available < intBytes) throw malformed('the archive ends inside a large object');
-            const len = readInt();
+            const len = await nextInt('a large object');
             yield int(len);
             if (len === 0) break;
             yield* pass(len);
@@ -150,9 +154,7 @@ export async function* reblockArchive(
           }
           input.pos = p;
         }
-        if (input.available < intBytes) await input.fill(intBytes);
-        if (input.available < intBytes) throw malformed('the archive ends inside table data');
-        let len = readInt();
+        let len = await nextInt('table data');
         if (len < 0) throw malformed('a data chunk has a negative length');
         if (len === 0) break;
         while (len > 0) {
