@@ -9,6 +9,7 @@ import { InternalErrorUnexpected, UserErrorConflict, UserErrorInvalidInput } fro
 import { StorageErrorNotFound } from '../storage/index.ts';
 import { Chunker } from './chunker/chunker.ts';
 import { associatedData, minEnvelopeBytes } from './crypto/envelope.ts';
+import { releaseEnvelope } from './crypto/seal-pool.ts';
 import { TransientErrorPruneConflict } from './errors.ts';
 import { randomObjectId, type BlobId, type ManifestId, type PlanId } from './ids.ts';
 import type { IndexedPack } from './index/vault-index.ts';
@@ -302,6 +303,7 @@ export class VaultManifestWriter implements ManifestWriter {
     if (this.#pack && this.#pack.room < length) this.#flushPack();
     this.#pack ??= new PackBuilder(randomObjectId(), await this.#packBuffers.acquire());
     this.#pack.add(id, env, rawLength);
+    releaseEnvelope(env); // copied: its memory goes at the next young collection, not at a full one
     if (this.#pack.sizeBytes >= this.#tuning.packTargetBytes) this.#flushPack();
   }
 

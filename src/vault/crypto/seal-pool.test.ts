@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CompressionId, decompress } from '../compression/codec.ts';
 import { IntegrityErrorAuthenticationFailed } from '../errors.ts';
 import { associatedData, open } from './envelope.ts';
-import { SealPool } from './seal-pool.ts';
+import { releaseEnvelope, SealPool } from './seal-pool.ts';
 
 const key = randomBytes(32);
 const pool = new SealPool(key, 2);
@@ -53,5 +53,21 @@ describe('SealPool', () => {
     expect(decompress(p[0]!, p.subarray(1)).equals(text)).toBe(true);
     expect(Buffer.from(all.subarray(100)).equals(text)).toBe(true); // the caller's bytes are untouched
     await expect(pool.sealShared(associatedData.blob('dd'.repeat(32)), [Buffer.from(text)])).rejects.toThrow(/SharedArrayBuffer/);
+  });
+
+  it('releaseEnvelope frees the pieces of an envelope once copied, and leaves views into shared pools alone', async () => {
+    const text = Buffer.from('SELECT 1;\n'.repeat(50_000));
+    const pieces = await pool.sealShared(associatedData.blob('ee'.repeat(32)), shared(text));
+    const copy = Buffer.concat(pieces);
+    const pooled = Buffer.from('a small pooled buffer'); // a view into Node's shared 8 KiB pool
+    releaseEnvelope([...pieces, pooled]);
+    for (const p of pieces) {
+      expect(p.buffer.byteLength).toBe(0); // detached: the memory is no longer this wrapper's
+      expect(p.length).toBe(0);
+    }
+    expect(pooled.toString()).toBe('a small pooled buffer');
+    expect(pooled.buffer.byteLength).toBeGreaterThan(pooled.length);
+    const p = open(key, associatedData.blob('ee'.repeat(32)), copy, 'e'); // the copy made before is intact
+    expect(decompress(p[0]!, p.subarray(1)).equals(text)).toBe(true);
   });
 });

@@ -80,6 +80,22 @@ parentPort.on('message', (m) => {
 });
 `;
 
+/** Frees a sealed envelope's memory now, once its pieces have been copied (into a pack buffer), instead of
+ *  whenever V8 gets to them. Each piece owns its whole buffer, made on a seal worker and moved here; it was
+ *  freed only when its wrapper was collected, and a wrapper that lived through two young collections (waiting
+ *  its turn to be copied) was promoted and then waited for a full collection, which V8 starts only after
+ *  ~64 MiB of such external memory. Detaching moves the buffer to a new wrapper that nothing refers to; the
+ *  next young collection frees it. Measured: the main thread's external memory at the peak of a 755 MB save
+ *  was 15–25 MiB after this, up to 65 MiB before. A piece that does not own its whole buffer (a view into
+ *  Node's shared pool) is left alone. The pieces must not be used afterwards. */
+export function releaseEnvelope(pieces: readonly Uint8Array[]): void {
+  for (const p of pieces) {
+    const ab = p.buffer;
+    if (!(ab instanceof ArrayBuffer) || p.byteOffset !== 0 || p.byteLength !== ab.byteLength || ab.byteLength === 0) continue;
+    structuredClone(ab, { transfer: [ab] });
+  }
+}
+
 interface Reply {
   id: number;
   head?: Uint8Array;
