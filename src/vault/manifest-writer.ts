@@ -4,7 +4,7 @@
  *  being sealed; per writer `maxPackUploads` + 1 pack buffers (the open pack and those uploading); the source
  *  stream is read only as fast as that drains.
  *  It never writes a manifest before every pack and index it needs is durable. */
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { InternalErrorUnexpected, UserErrorConflict, UserErrorInvalidInput } from '../lib/index.ts';
 import { StorageErrorNotFound } from '../storage/index.ts';
 import { Chunker } from './chunker/chunker.ts';
@@ -16,7 +16,7 @@ import type { IndexedPack } from './index/vault-index.ts';
 import type { ChunkRef, EntryInfo, Manifest, ManifestEntry, ManifestInfo } from './manifest/manifest.ts';
 import { objectKey, prefixes, sealJson } from './objects.ts';
 import { PackBuffers } from './pack/pack-buffers.ts';
-import { PackBuilder } from './pack/pack-format.ts';
+import { PackBuilder, packHeaderBytes } from './pack/pack-format.ts';
 import { mapLimit, type VaultContext } from './vault-context.ts';
 import { Slabs } from './slabs.ts';
 import { YoungGc } from './young-gc.ts';
@@ -87,8 +87,9 @@ export class VaultManifestWriter implements ManifestWriter {
     this.#onCommitted = onCommitted;
     this.#startedAt = ctx.clock.now();
     // A pack closes once it reaches the target, or before an envelope that would not fit; the largest
-    // envelope (a chunk of the chunker's maximum, stored uncompressed) always fits in an empty pack.
-    const packBytes = Math.max(tuning.packTargetBytes, ctx.chunkerParams.maxBytes + minEnvelopeBytes);
+    // envelope (a chunk of the chunker's maximum, stored uncompressed) always fits in an empty pack. The
+    // buffer also holds the header, which has room for 256 blobs before a pack closes early for it.
+    const packBytes = Math.max(tuning.packTargetBytes, ctx.chunkerParams.maxBytes + minEnvelopeBytes) + packHeaderBytes(256);
     this.#packBuffers = new PackBuffers(packBytes, tuning.maxPackUploads + 1);
     this.#ready = this.#load();
     this.#ready.catch(() => undefined);
@@ -316,9 +317,10 @@ export class VaultManifestWriter implements ManifestWriter {
       this.#packBuffers.release(pack.buffer);
       return;
     }
-    const { parts, sizeBytes } = pack.finishParts(this.#ctx.mk.dataKey);
-    const indexed: IndexedPack = { id: pack.id, sizeBytes, blobs: pack.blobs };
-    const up = this.#ctx.backend.put(objectKey.pack(pack.id), Readable.from(parts, { objectMode: false }), { ifAbsent: true }).then(
+    // One Buffer: a store that fails after reading it (a lost reply) can be retried (storage decorators).
+    const body = pack.finish(this.#ctx.mk.dataKey);
+    const indexed: IndexedPack = { id: pack.id, sizeBytes: body.length, blobs: pack.blobs };
+    const up = this.#ctx.backend.put(objectKey.pack(pack.id), body, { ifAbsent: true }).then(
       () => {
         this.#written.push(indexed);
         this.#packBuffers.release(pack.buffer);

@@ -24,7 +24,8 @@ export interface RetryOptions {
 /** The StorageBackend contract, plus: a transient failure is retried up to maxAttempts.
  *  - put(): retried when the body is a Buffer, or a Readable that was never read (readableDidRead false);
  *    a stream that was partly consumed cannot be replayed, so the transient error is thrown to the caller
- *    (the job queue retries the whole job). The vault passes Buffers (packs are built in memory).
+ *    (the job queue retries the whole job). The vault passes Buffers (a pack is one view of its pack buffer,
+ *    header included).
  *    A retried put-if-absent that meets StorageErrorAlreadyExists succeeds when the stored object equals
  *    its Buffer body (an earlier attempt landed, its reply was lost); otherwise the error stands.
  *  - get(): opening is retried; a download that breaks mid-stream with a transient error is resumed with a

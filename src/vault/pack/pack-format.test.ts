@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { IntegrityErrorAuthenticationFailed } from '../errors.ts';
-import { decodePackHeader, encodePackHeader, PackBuilder } from './pack-format.ts';
+import { decodePackHeader, encodePackHeader, PackBuilder, packHeaderBytes } from './pack-format.ts';
 
 const key = Buffer.from(Array.from({ length: 32 }, (_, i) => i));
 const nonce = Buffer.from(Array.from({ length: 12 }, (_, i) => 0xa0 + i));
@@ -31,17 +31,21 @@ describe('pack header', () => {
     );
   });
 
-  it('PackBuilder lays blobs out back to back and appends the header', () => {
-    const b = new PackBuilder('12'.repeat(32), Buffer.alloc(100));
+  it('PackBuilder lays blobs out back to back, keeps room for the header and writes it after them in its buffer', () => {
+    const buffer = Buffer.alloc(300);
+    const b = new PackBuilder('12'.repeat(32), buffer);
+    expect(b.room).toBe(300 - packHeaderBytes(1));
     b.add('aa'.repeat(32), Buffer.alloc(40, 1), 100);
     b.add('bb'.repeat(32), [Buffer.alloc(20, 2), Buffer.alloc(30, 2)], 70);
     expect(b.sizeBytes).toBe(90);
-    expect(b.room).toBe(10);
-    expect(() => b.add('cc'.repeat(32), Buffer.alloc(11), 11)).toThrow(RangeError);
+    expect(b.room).toBe(300 - 90 - packHeaderBytes(3)); // a third blob's envelope and the header with 3 entries
+    expect(() => b.add('cc'.repeat(32), Buffer.alloc(b.room + 1), 11)).toThrow(RangeError);
     expect(b.blobs).toHaveLength(2);
     const pack = b.finish(key);
+    expect(pack.buffer).toBe(buffer.buffer); // written in place: one Buffer, no copy
     const hlen = pack.readUInt32LE(pack.length - 4);
     expect(pack.length).toBe(90 + hlen + 4);
+    expect(hlen + 4).toBe(packHeaderBytes(2));
     expect(pack.subarray(0, 90)).toEqual(Buffer.concat([Buffer.alloc(40, 1), Buffer.alloc(50, 2)]));
     expect(decodePackHeader(key, '12'.repeat(32), pack.subarray(90, 90 + hlen))).toEqual([
       { id: 'aa'.repeat(32), offset: 0, length: 40, rawLength: 100 },

@@ -17,6 +17,12 @@ export interface PackBlob {
 const headerVersion = 1;
 const entryBytes = 32 + 4 + 4 + 4;
 
+/** Bytes of the header and trailer of a pack of `blobCount` blobs: the header's envelope (nonce, codec byte,
+ *  tag) around version, count and one entry per blob, then its u32 length. */
+export function packHeaderBytes(blobCount: number): number {
+  return 12 + 1 + 16 + 1 + 4 + blobCount * entryBytes + 4;
+}
+
 export function encodePackHeader(dataKey: Uint8Array, packId: string, blobs: readonly PackBlob[], nonce?: Uint8Array): Buffer {
   const body = Buffer.alloc(1 + 4 + blobs.length * entryBytes);
   body.writeUInt8(headerVersion, 0);
@@ -56,8 +62,10 @@ export function decodePackHeader(dataKey: Uint8Array, packId: string, header: Ui
   return blobs;
 }
 
-/** Builds one pack in a buffer the caller owns (a writer reuses a few for all its packs: pack-buffers.ts).
- *  Envelopes are copied in back to back; the buffer must stay unchanged until the pack is written. */
+/** Builds one pack in a buffer the caller owns (a writer reuses a few for all its packs: pack-buffers.ts),
+ *  header included: envelopes are copied in back to back, always leaving room for the header they need, which
+ *  finish() writes after them. The pack is then one Buffer, which a retrying store can send again. The buffer
+ *  must stay unchanged until the pack is written. */
 export class PackBuilder {
   readonly id: string;
   readonly blobs: PackBlob[] = [];
@@ -69,13 +77,14 @@ export class PackBuilder {
     this.buffer = buffer;
   }
 
+  /** Bytes of envelopes so far. */
   get sizeBytes(): number {
     return this.#size;
   }
 
-  /** Bytes an envelope may still take. */
+  /** Bytes the next envelope may take, keeping room for the header with its entry. */
   get room(): number {
-    return this.buffer.length - this.#size;
+    return Math.max(0, this.buffer.length - this.#size - packHeaderBytes(this.blobs.length + 1));
   }
 
   /** Copies a blob's envelope in, given whole or as its pieces in order; it must fit in {@link room}. */
@@ -93,14 +102,10 @@ export class PackBuilder {
     return b;
   }
 
-  /** The complete pack as its pieces in order (the blobs as a view of the buffer, then header and trailer). */
-  finishParts(dataKey: Uint8Array): { parts: Buffer[]; sizeBytes: number } {
-    const header = encodePackHeader(dataKey, this.id, this.blobs);
-    return { parts: [this.buffer.subarray(0, this.#size), header], sizeBytes: this.#size + header.length };
-  }
-
-  /** The complete pack bytes in one new buffer. */
+  /** Writes the header after the blobs: the complete pack, a view of the buffer. */
   finish(dataKey: Uint8Array): Buffer {
-    return Buffer.concat(this.finishParts(dataKey).parts);
+    const header = encodePackHeader(dataKey, this.id, this.blobs);
+    this.buffer.set(header, this.#size);
+    return this.buffer.subarray(0, this.#size + header.length);
   }
 }
