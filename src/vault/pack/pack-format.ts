@@ -1,7 +1,7 @@
 /** Pack files: concatenated blob envelopes, then the encrypted header, then the header's length as u32 LE
  *  (vault-format.md §7). Pure: builds and parses bytes. A pack is never modified once written. */
 import { CompressionId } from '../compression/codec.ts';
-import { associatedData, open, seal } from '../crypto/envelope.ts';
+import { associatedData, minEnvelopeBytes, open, seal } from '../crypto/envelope.ts';
 import { IntegrityErrorMalformedObject } from '../errors.ts';
 
 export interface PackBlob {
@@ -20,7 +20,7 @@ const entryBytes = 32 + 4 + 4 + 4;
 /** Bytes of the header and trailer of a pack of `blobCount` blobs: the header's envelope (nonce, codec byte,
  *  tag) around version, count and one entry per blob, then its u32 length. */
 export function packHeaderBytes(blobCount: number): number {
-  return 12 + 1 + 16 + 1 + 4 + blobCount * entryBytes + 4;
+  return minEnvelopeBytes + 1 + 4 + blobCount * entryBytes + 4;
 }
 
 export function encodePackHeader(dataKey: Uint8Array, packId: string, blobs: readonly PackBlob[], nonce?: Uint8Array): Buffer {
