@@ -248,7 +248,7 @@ export async function runRestore(
 
     if (mode === 'serial') {
       const p = spawnPgRestore(cfg, { ...base, onProgress: (x) => opts.onProgress?.({ phase: 'all', bytes: x.bytes, currentTable: x.currentTable }) });
-      // vault.load checks the SHA-256 of a full read itself (IntegrityErrorEntryHashMismatch).
+      // vault.load checks every chunk against its keyed id (IntegrityErrorChunkHashMismatch).
       bytesRead += await feed(p, [vault.load(manifestId, pa.archiveEntry)], reblock);
       log.push(...p.log);
     } else if (mode === 'spool') {

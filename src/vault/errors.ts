@@ -70,15 +70,6 @@ export class IntegrityErrorChunkHashMismatch extends IntegrityError {
   }
 }
 
-/** A loaded entry's SHA-256 differs from the one its manifest recorded. */
-export class IntegrityErrorEntryHashMismatch extends IntegrityError {
-  constructor(manifestId: string, entryName: string) {
-    super(`entry "${entryName}" of manifest "${manifestId}" loaded with a SHA-256 different from the recorded one`, {
-      hint: 'Run check --read-data on the vault.',
-    });
-  }
-}
-
 /** An object that the vault's structure says must exist is missing. */
 export class IntegrityErrorObjectMissing extends IntegrityError {
   constructor(what: string, opts: PgvaultErrorOptions = {}) {

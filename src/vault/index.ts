@@ -19,7 +19,6 @@ export {
   UserErrorKeyInUse,
   IntegrityErrorAuthenticationFailed,
   IntegrityErrorChunkHashMismatch,
-  IntegrityErrorEntryHashMismatch,
   IntegrityErrorObjectMissing,
   IntegrityErrorMalformedObject,
   TransientErrorPruneConflict,

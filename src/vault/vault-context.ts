@@ -185,7 +185,7 @@ export class VaultContext {
   }
 
   /** Reads one chunk by id with a ranged read of its pack, decrypting on the worker pool. `verifyId` also
-   *  checks the keyed hash (loads of a whole entry skip it: the entry's SHA-256 is checked at the end).
+   *  checks the keyed hash there (every load does).
    *  When the cached location's pack is gone (a prune swept a duplicate and rewrote the index since we
    *  loaded it), the index is refreshed and the read retried once. */
   async readChunk(blobId: string, verifyId = true): Promise<Buffer> {
