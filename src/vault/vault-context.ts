@@ -184,24 +184,24 @@ export class VaultContext {
     this.#hashPool = undefined;
   }
 
-  /** Reads one chunk by id with a ranged read of its pack, decrypting on the worker pool. `verifyId` also
-   *  checks the keyed hash there (every load does).
+  /** Reads one chunk by id with a ranged read of its pack, decrypting and checking its keyed id on the
+   *  worker pool.
    *  When the cached location's pack is gone (a prune swept a duplicate and rewrote the index since we
    *  loaded it), the index is refreshed and the read retried once. */
-  async readChunk(blobId: string, verifyId = true): Promise<Buffer> {
+  async readChunk(blobId: string): Promise<Buffer> {
     const loc = await this.locate(blobId);
     try {
-      return await this.#readAt(blobId, loc, verifyId);
+      return await this.#readAt(blobId, loc);
     } catch (err) {
       if (!(err instanceof IntegrityErrorObjectMissing)) throw err;
       await this.refreshIndex();
       const again = this.index.get(blobId);
       if (!again || again.packId === loc.packId) throw err;
-      return this.#readAt(blobId, again, verifyId);
+      return this.#readAt(blobId, again);
     }
   }
 
-  async #readAt(blobId: string, loc: BlobLocation, verifyId: boolean): Promise<Buffer> {
+  async #readAt(blobId: string, loc: BlobLocation): Promise<Buffer> {
     const what = `pack "${loc.packId}"`;
     let env: Buffer;
     try {
@@ -211,6 +211,6 @@ export class VaultContext {
       throw err;
     }
     if (env.length !== loc.length) throw new IntegrityErrorObjectMissing(`part of ${what} (it is truncated)`, { details: { blobId } });
-    return this.decryptPool.openChunk(blobId, associatedData.blob(blobId), env, loc.rawLength, verifyId);
+    return this.decryptPool.openChunk(blobId, associatedData.blob(blobId), env, loc.rawLength);
   }
 }

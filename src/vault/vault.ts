@@ -254,7 +254,7 @@ export class Vault {
     const fill = (): void => {
       while (next < chunks.length && window.length < ahead.chunks && (window.length === 0 || windowBytes + chunks[next]!.length <= ahead.bytes)) {
         const ref = chunks[next++]!;
-        const data = this.#ctx.readChunk(ref.id, true);
+        const data = this.#ctx.readChunk(ref.id);
         data.catch(() => undefined); // awaited in order below
         window.push({ ref, data });
         windowBytes += ref.length;

@@ -51,7 +51,7 @@ parentPort.on('message', (m) => {
     parentPort.postMessage({ id: m.id, ok: false, kind: 'malformed', why: String(err && err.message || err) });
     return;
   }
-  if (chunk.length !== m.rawLength || (m.blobId && createHmac('sha256', idKey).update(chunk).digest('hex') !== m.blobId)) {
+  if (chunk.length !== m.rawLength || createHmac('sha256', idKey).update(chunk).digest('hex') !== m.blobId) {
     parentPort.postMessage({ id: m.id, ok: false, kind: 'hash' });
     return;
   }
@@ -76,11 +76,11 @@ export class DecryptPool {
   }
 
   /** Opens a chunk's envelope completely: authenticates, decrypts, decompresses to exactly `rawLength` bytes
-   *  and, with `verifyId`, checks that the keyed hash of the result is `blobId`. `envelope` is moved to a
-   *  worker when it owns its ArrayBuffer. */
-  async openChunk(blobId: string, aad: string, envelope: Buffer, rawLength: number, verifyId: boolean): Promise<Buffer> {
+   *  and checks that the keyed hash of the result is `blobId`. `envelope` is moved to a worker when it owns
+   *  its ArrayBuffer. */
+  async openChunk(blobId: string, aad: string, envelope: Buffer, rawLength: number): Promise<Buffer> {
     const what = `chunk "${blobId}"`;
-    const m = await this.#pool.request({ aad, rawLength, blobId: verifyId ? blobId : undefined }, 'env', envelope);
+    const m = await this.#pool.request({ aad, rawLength, blobId }, 'env', envelope);
     if (m.ok && m.plain) return Buffer.from(m.plain.buffer, m.plain.byteOffset, m.plain.byteLength);
     if (m.kind === 'malformed') throw new IntegrityErrorMalformedObject(what, m.why ?? 'it does not decompress');
     if (m.kind === 'hash') throw new IntegrityErrorChunkHashMismatch(blobId);
