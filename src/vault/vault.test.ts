@@ -186,7 +186,7 @@ describe('Vault save and load', () => {
     expect((await vault.check({ readData: true })).ok).toBe(true);
   });
 
-  it('a load checks that the chunks cover the entry back to back, each as long as the manifest says', async () => {
+  it('a load refuses a manifest whose chunks leave a gap or are not as long as it says', async () => {
     const { vault, backend } = await newVault();
     const data = seededBytes(600 * 1024, 'tiling');
     const info = await vault.save(streamOf(data), {});
