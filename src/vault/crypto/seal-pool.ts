@@ -12,8 +12,9 @@ import { youngGcWorkerSource } from '../young-gc.ts';
 import { nonceBytes, tagBytes } from './envelope.ts';
 import { EvalWorkerPool, zstdNapiPath } from './worker-pool.ts';
 
-/** Scratch buffers a seal worker keeps between chunks (2 × this at most). */
-const keepScratchBytes = 3 * 1024 * 1024;
+/** Compressed bytes gather in a buffer of this size on each seal worker and are encrypted from there, so the
+ *  envelope's payload comes out in pieces of at most this size. */
+const pieceBytes = 256 * 1024;
 
 /** Plain JavaScript (eval worker): node: built-ins and zstd-napi by path. */
 const workerSource = `
@@ -24,56 +25,76 @@ ${youngGcWorkerSource}
 const key = Buffer.from(workerData.key);
 const zc = new Compressor();
 zc.setParameters({ compressionLevel: workerData.level });
-// Reused buffers: zstd's output and the joined chunk. Fresh ones per chunk cost page faults and frees of
-// megabytes each, more than the copies themselves. Kept only up to ${keepScratchBytes} bytes: a rare larger
-// chunk gets buffers of its own, so that the workers' memory follows typical chunks, not the largest.
-const none = Buffer.allocUnsafeSlow(0);
-let dst = none;
-let joined = none;
-const take = (buf, n) => (buf.length >= n ? buf : Buffer.allocUnsafeSlow(n));
-const keep = (buf) => (buf.length > ${keepScratchBytes} ? none : buf);
-const bound = (n) => n + (n >>> 8) + (n < 131072 ? (131072 - n) >>> 11 : 0);
+const ZSTD_e_continue = 0;
+const ZSTD_e_end = 2;
+const ZSTD_reset_session_only = 1;
+// zstd streams over the chunk's parts as they lie in the slabs, into this buffer; each time it fills, it is
+// encrypted into one piece of the envelope. Nothing on the worker grows with the chunk: a whole-chunk output
+// buffer and a joined copy of a chunk that crosses slabs, sized to the largest chunk seen, were what made the
+// workers' malloc arenas jump by 10-20 MiB each after a few chunks of 3-8 MiB.
+const out = Buffer.allocUnsafeSlow(${pieceBytes});
+const own = (b) => (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : Buffer.from(b));
+function cipherFor(aad, codec) {
+  const iv = randomBytes(${nonceBytes});
+  const c = createCipheriv('aes-256-gcm', key, iv, { authTagLength: ${tagBytes} });
+  c.setAAD(Buffer.from(aad, 'ascii'));
+  const head = new Uint8Array(Buffer.concat([iv, c.update(Buffer.of(codec))])); // own, small buffers: a
+  return { c, head }; // pooled one would clone 8 KiB when moved
+}
+function finish(c) {
+  return new Uint8Array(Buffer.concat([c.final(), c.getAuthTag()]));
+}
+/** The envelope with the codec byte none: the chunk itself, encrypted in pieces. */
+function sealPlain(aad, srcs) {
+  const { c, head } = cipherFor(aad, ${CompressionId.none});
+  const body = [];
+  for (const src of srcs) {
+    for (let at = 0; at < src.length; at += ${pieceBytes}) body.push(own(c.update(src.subarray(at, at + ${pieceBytes}))));
+  }
+  return { head, body, tail: finish(c) };
+}
+/** The envelope with the codec byte zstd, or undefined as soon as the compressed bytes reach the chunk's
+ *  length (it is then stored as it is). The codec byte comes first in the plaintext, so it is encrypted
+ *  before the outcome is known. */
+function sealZstd(aad, srcs, total) {
+  const { c, head } = cipherFor(aad, ${CompressionId.zstd});
+  const body = [];
+  const cctx = zc.cctx;
+  cctx.reset(ZSTD_reset_session_only);
+  cctx.setPledgedSrcSize(total);
+  let fill = 0;
+  let produced = 0;
+  for (let i = 0; i < srcs.length; i++) {
+    const op = i === srcs.length - 1 ? ZSTD_e_end : ZSTD_e_continue;
+    let src = srcs[i];
+    for (;;) {
+      const [left, wrote, read] = cctx.compressStream2(out.subarray(fill), src, op);
+      fill += wrote;
+      produced += wrote;
+      src = src.subarray(read);
+      if (produced >= total) {
+        cctx.reset(ZSTD_reset_session_only);
+        return undefined;
+      }
+      if (fill === out.length) {
+        body.push(own(c.update(out)));
+        fill = 0;
+      }
+      if (op === ZSTD_e_end ? left === 0 : src.length === 0) break;
+    }
+  }
+  if (fill > 0) body.push(own(c.update(out.subarray(0, fill))));
+  return { head, body, tail: finish(c), produced };
+}
 parentPort.on('message', (m) => {
   try {
-    // The shared views of one chunk, in order.
-    let chunk;
-    if (m.parts.length === 1) {
-      const p = m.parts[0];
-      chunk = Buffer.from(p.buffer, p.byteOffset, p.byteLength);
-    } else {
-      let n = 0;
-      for (const p of m.parts) n += p.byteLength;
-      joined = take(joined, n);
-      let at = 0;
-      for (const p of m.parts) {
-        joined.set(p, at);
-        at += p.byteLength;
-      }
-      chunk = joined.subarray(0, n);
-    }
-    let codec = ${CompressionId.none};
-    let payload = chunk;
-    if (chunk.length >= 64) {
-      dst = take(dst, bound(chunk.length));
-      const z = zc.cctx.compress2(dst, chunk);
-      if (z < chunk.length) {
-        codec = ${CompressionId.zstd};
-        payload = dst.subarray(0, z);
-      }
-    }
-    // The envelope in three pieces (vault-format.md §6): nonce and encrypted codec byte, the encrypted
-    // payload as the cipher allocated it (moved to the main thread, not copied again), the tag.
-    const iv = randomBytes(${nonceBytes});
-    const c = createCipheriv('aes-256-gcm', key, iv, { authTagLength: ${tagBytes} });
-    c.setAAD(Buffer.from(m.aad, 'ascii'));
-    const head = new Uint8Array(Buffer.concat([iv, c.update(Buffer.of(codec))])); // own, small buffers:
-    let body = c.update(payload);
-    const tail = new Uint8Array(Buffer.concat([c.final(), c.getAuthTag()])); // a pooled one clones 8 KiB
-    if (body.byteOffset !== 0 || body.byteLength !== body.buffer.byteLength) body = Buffer.from(body);
-    dst = keep(dst); // the cipher has read the payload: the scratch buffers are free again
-    joined = keep(joined);
-    youngGc(2 * payload.length); // the cipher's output here; on its way out, what it replaced
-    parentPort.postMessage({ id: m.id, head, body, tail }, [body.buffer]);
+    // The shared views of one chunk, in order, read in place.
+    const srcs = m.parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength));
+    let total = 0;
+    for (const s of srcs) total += s.length;
+    const env = (total >= 64 && sealZstd(m.aad, srcs, total)) || sealPlain(m.aad, srcs);
+    youngGc(2 * (env.produced ?? total)); // the cipher's output here; on its way out, what it replaced
+    parentPort.postMessage({ id: m.id, head: env.head, body: env.body, tail: env.tail }, env.body.map((b) => b.buffer));
   } catch (err) {
     parentPort.postMessage({ id: m.id, error: String((err && err.message) || err) });
   }
@@ -99,7 +120,7 @@ export function releaseEnvelope(pieces: readonly Uint8Array[]): void {
 interface Reply {
   id: number;
   head?: Uint8Array;
-  body?: Uint8Array;
+  body?: Uint8Array[];
   tail?: Uint8Array;
   error?: string;
 }
@@ -115,7 +136,7 @@ export class SealPool {
   /** Compresses and encrypts a chunk into the envelope of the blob that `aad` names. The chunk is given as
    *  views over SharedArrayBuffers (the save path's slabs), in order, and read in place by the worker: nothing
    *  is copied on the calling thread. The caller keeps the bytes unchanged until this resolves. Returns the
-   *  envelope in pieces (nonce and codec byte, payload, tag), uncopied. */
+   *  envelope in pieces (nonce and codec byte, the payload in pieces of at most 256 KiB, tag), uncopied. */
   async sealShared(aad: string, parts: readonly Uint8Array[]): Promise<Buffer[]> {
     for (const p of parts) {
       if (!(p.buffer instanceof SharedArrayBuffer)) throw new InternalErrorUnexpected('sealShared takes views over SharedArrayBuffers only');
@@ -126,7 +147,7 @@ export class SealPool {
   /** The envelope's pieces in order; together they are the format's envelope. */
   #envelope(m: Reply): Buffer[] {
     if (!m.head || !m.body || !m.tail) throw new InternalErrorUnexpected(`sealing a chunk failed on a vault worker: ${m.error ?? 'unknown error'}`);
-    return [m.head, m.body, m.tail].map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength));
+    return [m.head, ...m.body, m.tail].map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength));
   }
 
   close(): Promise<void> {
