@@ -3,7 +3,9 @@
  *  memory before it collects on its own, on the main thread and on every worker. A save or load touches
  *  hundreds of MiB per second, so that slack, times the isolates, times glibc's arenas, was most of their
  *  resident memory. A young-generation collection (a scavenge: about a millisecond, the wrappers are young)
- *  after every few MiB of chunks frees them promptly. The same code runs inside the eval workers. */
+ *  after every few MiB of chunks frees them promptly. The same code runs inside the eval workers. The load
+ *  path's main thread does without (vault.ts says why): there, extra scavenges promoted chunks that wait in
+ *  line, and the buffers of promoted ones are what builds up. */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
