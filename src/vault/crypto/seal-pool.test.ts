@@ -71,7 +71,7 @@ describe('SealPool', () => {
     expect(p[0]).toBe(CompressionId.zstd);
     expect(p.length).toBeLessThan(text.length * 0.7);
     expect(decompress(p[0]!, p.subarray(1)).equals(text)).toBe(true);
-    // Compressible for its first half, random after: zstd's output reaches the chunk's length only late.
+    // 40 KB that compress to almost nothing, then 3 MiB of random bytes: zstd's output ends just below the chunk's length.
     const mixed = Buffer.concat([Buffer.alloc(40_000, 'a'), randomBytes(3 * 1024 * 1024)]);
     const msab = new SharedArrayBuffer(mixed.length);
     new Uint8Array(msab).set(mixed);
