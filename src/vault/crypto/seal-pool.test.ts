@@ -47,6 +47,7 @@ describe('SealPool', () => {
     all.set(text, 100);
     const parts = [new Uint8Array(sab, 100, 300_000), new Uint8Array(sab, 100 + 300_000, text.length - 300_000)];
     const pieces = await pool.sealShared(associatedData.blob('dd'.repeat(32)), parts);
+    expect(pieces).toHaveLength(3); // head, one payload piece (it compresses below 256 KiB), tail
     const p = open(key, associatedData.blob('dd'.repeat(32)), Buffer.concat(pieces), 'd');
     expect(p[0]).toBe(CompressionId.zstd);
     expect(decompress(p[0]!, p.subarray(1)).equals(text)).toBe(true);
