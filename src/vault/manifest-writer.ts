@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import { InternalErrorUnexpected, UserErrorConflict, UserErrorInvalidInput } from '../lib/index.ts';
 import { StorageErrorNotFound } from '../storage/index.ts';
 import { Chunker } from './chunker/chunker.ts';
-import { associatedData, minEnvelopeBytes } from './crypto/envelope.ts';
+import { associatedData } from './crypto/envelope.ts';
 import { releaseEnvelope } from './crypto/seal-pool.ts';
 import { TransientErrorPruneConflict } from './errors.ts';
 import { randomObjectId, type BlobId, type ManifestId, type PlanId } from './ids.ts';
@@ -42,7 +42,7 @@ export interface WriterTuning {
 }
 
 export const defaultWriterTuning: WriterTuning = {
-  packTargetBytes: 8 * 1024 * 1024,
+  packTargetBytes: 4 * 1024 * 1024,
   maxInflightChunks: 3,
   maxPackUploads: 2,
   slabBytes: 2 * 1024 * 1024,
@@ -86,10 +86,10 @@ export class VaultManifestWriter implements ManifestWriter {
     this.#tuning = tuning;
     this.#onCommitted = onCommitted;
     this.#startedAt = ctx.clock.now();
-    // A pack closes once it reaches the target, or before an envelope that would not fit; the largest
-    // envelope (a chunk of the chunker's maximum, stored uncompressed) always fits in an empty pack. The
-    // buffer also holds the header, which has room for 256 blobs before a pack closes early for it.
-    const packBytes = Math.max(tuning.packTargetBytes, ctx.chunkerParams.maxBytes + minEnvelopeBytes) + packHeaderBytes(256);
+    // A pack closes once it reaches the target, or before an envelope that would not fit. The kept buffers
+    // hold the target and the header (room for 256 blobs before a pack closes early for it); an envelope
+    // larger than that (a chunk near the chunker's maximum that compresses little) gets a one-off buffer.
+    const packBytes = tuning.packTargetBytes + packHeaderBytes(256);
     this.#packBuffers = new PackBuffers(packBytes, tuning.maxPackUploads + 1);
     this.#ready = this.#load();
     this.#ready.catch(() => undefined);
@@ -302,7 +302,7 @@ export class VaultManifestWriter implements ManifestWriter {
     this.#throwIfFailed();
     if (this.#state === 'aborted') throw new UserErrorConflict('the manifest writer was aborted');
     if (this.#pack && this.#pack.room < length) this.#flushPack();
-    this.#pack ??= new PackBuilder(randomObjectId(), await this.#packBuffers.acquire());
+    this.#pack ??= new PackBuilder(randomObjectId(), await this.#packBuffers.acquire(length + packHeaderBytes(1)));
     this.#pack.add(id, env, rawLength);
     releaseEnvelope(env); // copied: its memory goes at the next young collection, not at a full one
     if (this.#pack.sizeBytes >= this.#tuning.packTargetBytes) this.#flushPack();

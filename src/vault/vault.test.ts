@@ -7,7 +7,7 @@ import { associatedData } from './crypto/envelope.ts';
 import { unwrapMasterKey } from './crypto/master-key.ts';
 import type { Manifest } from './manifest/manifest.ts';
 import { objectKey, openJson, sealJson } from './objects.ts';
-import { packHeaderBytes } from './pack/pack-format.ts';
+import { decodePackHeader, packHeaderBytes } from './pack/pack-format.ts';
 import { collect, cheapKdf, seededBytes, smallChunker, streamOf } from './testing/test-data.ts';
 import {
   IntegrityErrorAuthenticationFailed,
@@ -182,6 +182,32 @@ describe('Vault save and load', () => {
     // blobs and header within the buffer: 100 KiB and room for a header of 256 blobs
     for (const size of sizes) expect(size).toBeLessThanOrEqual(100 * 1024 + packHeaderBytes(256));
     expect(sizes.filter((s) => s < 100 * 1024 - 64 * 1024).length).toBeLessThanOrEqual(1); // only the last is short
+    expect((await collect(vault.load(info.id))).equals(data)).toBe(true);
+    expect((await vault.check({ readData: true })).ok).toBe(true);
+  });
+
+  it('an envelope larger than the kept pack buffers goes into a pack of its own; all of it loads back', async () => {
+    const backend = new MemoryBackend();
+    // 8 KiB pack target, incompressible chunks of 4-64 KiB (16 KiB on average): a chunk above the kept buffer
+    // (8 KiB and room for a header of 256 blobs) gets a one-off buffer, in a pack holding that blob alone.
+    const tuning = { packTargetBytes: 8 * 1024, maxPackUploads: 1 };
+    const vault = await Vault.create(backend, { passphrase: pass, kdf: cheapKdf, chunker: smallChunker, tuning });
+    const data = seededBytes(2 * 1024 * 1024, 'oversize');
+    const info = await vault.save(streamOf(data), {});
+    const [keyName] = await keys(backend, 'keys/');
+    const mk = (await unwrapMasterKey(JSON.parse((await collect(await backend.get(keyName as StorageKey))).toString('utf8')), pass, keyName!.slice('keys/'.length) as never))!;
+    const kept = 8 * 1024 + packHeaderBytes(256);
+    let oversize = 0;
+    for (const key of await keys(backend, 'data/')) {
+      const pack = await collect(await backend.get(key as StorageKey));
+      if (pack.length <= kept) continue;
+      oversize++;
+      const headerLength = pack.readUInt32LE(pack.length - 4);
+      const blobs = decodePackHeader(mk.dataKey, key.slice(key.lastIndexOf('/') + 1), pack.subarray(pack.length - 4 - headerLength, pack.length - 4));
+      expect(blobs.length).toBe(1);
+      expect(pack.length).toBe(blobs[0]!.length + packHeaderBytes(1));
+    }
+    expect(oversize).toBeGreaterThan(5);
     expect((await collect(vault.load(info.id))).equals(data)).toBe(true);
     expect((await vault.check({ readData: true })).ok).toBe(true);
   });
