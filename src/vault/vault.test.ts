@@ -33,6 +33,13 @@ async function keys(backend: MemoryBackend, prefix: string): Promise<string[]> {
   return out.sort();
 }
 
+/** The vault's data key, from its (only) key file and the test passphrase. */
+async function dataKeyOf(backend: MemoryBackend): Promise<Uint8Array> {
+  const [keyName] = await keys(backend, 'keys/');
+  const keyFile = JSON.parse((await collect(await backend.get(keyName as StorageKey))).toString('utf8'));
+  return (await unwrapMasterKey(keyFile, pass, keyName!.slice('keys/'.length) as never))!.dataKey;
+}
+
 describe('Vault save and load', () => {
   it('a source that fails before the writer is ready rejects its entry; no unhandled error, nothing committed', async () => {
     const { vault, backend } = await newVault();
@@ -194,8 +201,7 @@ describe('Vault save and load', () => {
     const vault = await Vault.create(backend, { passphrase: pass, kdf: cheapKdf, chunker: smallChunker, tuning });
     const data = seededBytes(2 * 1024 * 1024, 'oversize');
     const info = await vault.save(streamOf(data), {});
-    const [keyName] = await keys(backend, 'keys/');
-    const mk = (await unwrapMasterKey(JSON.parse((await collect(await backend.get(keyName as StorageKey))).toString('utf8')), pass, keyName!.slice('keys/'.length) as never))!;
+    const dataKey = await dataKeyOf(backend);
     const kept = 8 * 1024 + packHeaderBytes(256);
     let oversize = 0;
     for (const key of await keys(backend, 'data/')) {
@@ -203,7 +209,7 @@ describe('Vault save and load', () => {
       if (pack.length <= kept) continue;
       oversize++;
       const headerLength = pack.readUInt32LE(pack.length - 4);
-      const blobs = decodePackHeader(mk.dataKey, key.slice(key.lastIndexOf('/') + 1), pack.subarray(pack.length - 4 - headerLength, pack.length - 4));
+      const blobs = decodePackHeader(dataKey, key.slice(key.lastIndexOf('/') + 1), pack.subarray(pack.length - 4 - headerLength, pack.length - 4));
       expect(blobs.length).toBe(1);
       expect(pack.length).toBe(blobs[0]!.length + packHeaderBytes(1));
     }
@@ -217,15 +223,13 @@ describe('Vault save and load', () => {
     const data = seededBytes(600 * 1024, 'tiling');
     const info = await vault.save(streamOf(data), {});
     // Rewrite the manifest as only pgvault could (sealed with the data key): these are pgvault bugs, not attacks.
-    const [keyName] = await keys(backend, 'keys/');
-    const keyId = keyName!.slice('keys/'.length);
-    const mk = (await unwrapMasterKey(JSON.parse((await collect(await backend.get(keyName as StorageKey))).toString('utf8')), pass, keyId as never))!;
+    const dataKey = await dataKeyOf(backend);
     const mkey = objectKey.manifest(info.id);
-    const original = openJson<Manifest>(mk.dataKey, associatedData.manifest(info.id), await collect(await backend.get(mkey)), 'manifest');
+    const original = openJson<Manifest>(dataKey, associatedData.manifest(info.id), await collect(await backend.get(mkey)), 'manifest');
     const rewrite = async (change: (m: Manifest) => void): Promise<void> => {
       const m = structuredClone(original);
       change(m);
-      await backend.put(mkey, await sealJson(mk.dataKey, associatedData.manifest(info.id), m));
+      await backend.put(mkey, await sealJson(dataKey, associatedData.manifest(info.id), m));
     };
     expect(original.entries[0]!.chunks.length).toBeGreaterThan(3);
     await rewrite((m) => m.entries[0]!.chunks.splice(1, 1)); // a chunk left out: a gap
