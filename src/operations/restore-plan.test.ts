@@ -80,6 +80,19 @@ describe('planRestore', () => {
     expect(plan.dataGroups.flatMap((g) => g.ranges)).toEqual([{ offset: 1000, length: 500 }]);
   });
 
+  it('lists the table data whose table the restore creates, never a foreign table or data of a table left out', () => {
+    const all = planRestore({ toc, blocks, jobs: 1, targetRoles: new Set(['app', 'reader']), targetIsSuperuser: true });
+    expect(all.createdTableData).toEqual([ordersData.dumpId, customersData.dumpId, otherData.dumpId]);
+    const one = planRestore({ toc, blocks, jobs: 2, selection: { tables: ['shop.orders'] }, targetRoles: new Set(['app', 'reader']), targetIsSuperuser: true });
+    expect(one.createdTableData).toEqual([ordersData.dumpId]);
+    // pg_dump --include-foreign-data: TABLE DATA of a FOREIGN TABLE (a TRUNCATE would empty the remote table).
+    const remote = entry('FOREIGN TABLE', 'remote', 'public');
+    const remoteData = entry('TABLE DATA', 'remote', 'public', { dependencies: [remote.dumpId] });
+    const withRemote = planRestore({ toc: [...toc, remote, remoteData], blocks, jobs: 1, targetRoles: new Set(['app', 'reader']), targetIsSuperuser: true });
+    expect(withRemote.selected).toContain(remoteData.dumpId);
+    expect(withRemote.createdTableData).not.toContain(remoteData.dumpId);
+  });
+
   it('selects whole schemas, and rejects unknown schemas and tables with a coded error', () => {
     const plan = planRestore({ toc, blocks, jobs: 1, selection: { schemas: ['shop'] }, targetIsSuperuser: true });
     expect(plan.selected).toContain(fk.dumpId);

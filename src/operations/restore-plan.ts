@@ -42,6 +42,9 @@ export interface RestorePlan {
   /** Whether object ownership can be kept (every owner exists and the restoring role is a superuser). */
   keepOwners: boolean;
   dataGroups: DataGroup[];
+  /** TABLE DATA entries whose table this restore creates: their COPY may empty the table first, in its own
+   *  transaction (truncateBeforeCopy), which spares the WAL of the load on a wal_level = minimal server. */
+  createdTableData: number[];
 }
 
 export interface RestorePlanInput {
@@ -113,6 +116,7 @@ export function planRestore(input: RestorePlanInput): RestorePlan {
     missingRoles: [...missing].sort(),
     keepOwners,
     dataGroups: groupData(input.toc, input.blocks, selected, Math.max(1, Math.floor(input.jobs))),
+    createdTableData: createdTableData(input.toc, selected),
   };
 }
 
@@ -276,6 +280,16 @@ function groupData(toc: readonly TocEntry[], blocks: readonly DataBlock[], selec
     const dumpIds = [...(i === 0 ? noBlock : []), ...ordered.map((b) => b.dumpId)];
     return { dumpIds, ranges, bytes: g.bytes, postDataIds: localPostData(toc, new Set(dumpIds), selected) };
   });
+}
+
+/** Selected TABLE DATA entries whose TABLE entry is selected too (so created by this restore's pre-data). A
+ *  FOREIGN TABLE's data is never among them: a TRUNCATE there would empty the remote table. */
+function createdTableData(toc: readonly TocEntry[], selected: Set<number>): number[] {
+  const byId = new Map(toc.map((e) => [e.dumpId, e]));
+  return toc
+    .filter((e) => e.desc === 'TABLE DATA' && selected.has(e.dumpId))
+    .filter((e) => e.dependencies.some((d) => byId.get(d)?.desc === 'TABLE' && selected.has(d)))
+    .map((e) => e.dumpId);
 }
 
 const workerLocalDescs = new Set(['INDEX', 'CONSTRAINT']);

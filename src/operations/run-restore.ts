@@ -17,6 +17,7 @@ import { IntegrityError, UserError, UserErrorInvalidInput, UserErrorNotFound, ty
 import {
   ArchiveReader,
   reblockArchive,
+  truncateBeforeCopy,
   type ArchiveHeader,
   type ReblockOptions,
   pickClient,
@@ -199,8 +200,6 @@ export async function runRestore(
   if (!opts.newDatabase) throw new UserErrorInvalidInput('the new database name is empty', { hint: 'Name the database to create on the target.', details: { field: 'newDatabase' } });
   const pa = await openPointArchive(vault, manifestId, database);
   const { bytes: tocBytes, toc, header } = await readToc(vault, manifestId, pa);
-  // pg_restore gets the table data of an uncompressed archive in large chunks, not a CopyData message per row.
-  const reblock = header.compression === 'none' ? { tocEndOffset: pa.index.tocEndOffset, intSize: header.intSize } : undefined;
 
   const info = await serverInfo(target);
   if (!info.canCreateDb) throw new UserErrorTargetMissingCreateDb(info.role);
@@ -235,6 +234,11 @@ export async function runRestore(
     targetRoles,
     targetIsSuperuser: info.isSuperuser,
   });
+  // What pg_restore reads: the TOC with every created table's COPY preceded by a TRUNCATE in its transaction (no
+  // WAL for the load on a wal_level = minimal target), then the archive's data as it is in the vault.
+  const loadToc = truncateBeforeCopy(tocBytes, toc, new Set(plan.createdTableData)).bytes;
+  // pg_restore gets the table data of an uncompressed archive in large chunks, not a CopyData message per row.
+  const reblock = header.compression === 'none' ? { tocEndOffset: loadToc.length, intSize: header.intSize } : undefined;
 
   const dir = await mkdtemp(join(opts.tempDir ?? tmpdir(), 'pgvault-restore-'));
   const log: string[] = [];
@@ -249,7 +253,8 @@ export async function runRestore(
     if (mode === 'serial') {
       const p = spawnPgRestore(cfg, { ...base, onProgress: (x) => opts.onProgress?.({ phase: 'all', bytes: x.bytes, currentTable: x.currentTable }) });
       // vault.load checks every chunk against its keyed id (IntegrityErrorChunkHashMismatch).
-      bytesRead += await feed(p, [vault.load(manifestId, pa.archiveEntry)], reblock);
+      const data = vault.load(manifestId, pa.archiveEntry, { offset: tocBytes.length, length: pa.index.totalBytes - tocBytes.length });
+      bytesRead += (await feed(p, [loadToc, data], reblock)) - loadToc.length + tocBytes.length;
       log.push(...p.log);
     } else if (mode === 'spool') {
       const spoolFile = join(dir, 'archive.dump');
@@ -265,7 +270,7 @@ export async function runRestore(
       await p.done;
       log.push(...p.log);
     } else {
-      bytesRead += await restoreParallel(vault, manifestId, pa, tocBytes, toc, plan, { cfg, base, dir, jobs, log, reblock, onProgress: opts.onProgress });
+      bytesRead += await restoreParallel(vault, manifestId, pa, tocBytes, loadToc, toc, plan, { cfg, base, dir, jobs, log, reblock, onProgress: opts.onProgress });
     }
   } catch (err) {
     // The database was created by this restore and is incomplete: drop it, so that nobody mistakes it for a
@@ -333,6 +338,8 @@ async function restoreParallel(
   manifestId: ManifestId,
   pa: PointArchive,
   tocBytes: Buffer,
+  /** tocBytes as the data workers read them (truncateBeforeCopy). */
+  loadToc: Buffer,
   toc: readonly TocEntry[],
   plan: RestorePlan,
   ctx: {
@@ -363,14 +370,14 @@ async function restoreParallel(
         section: 'data',
         onProgress: (x) => ctx.onProgress?.({ phase: 'data', bytes: x.bytes, currentTable: x.currentTable }),
       });
-      const sources: (AsyncIterable<unknown> | Buffer)[] = [tocBytes];
+      const sources: (AsyncIterable<unknown> | Buffer)[] = [loadToc];
       // Opened lazily, one range after the other, so that only one range per worker is being fetched.
       async function* ranges(): AsyncGenerator<Buffer> {
         // The workers share one read-ahead window's memory.
         for (const r of g.ranges) for await (const b of vault.load(manifestId, pa.archiveEntry, r, { aheadShare: 1 / groups.length })) yield b as Buffer;
       }
       sources.push(ranges());
-      const n = await feed(p, sources, ctx.reblock);
+      const n = (await feed(p, sources, ctx.reblock)) - loadToc.length + tocBytes.length;
       ctx.log.push(...p.log);
       if (g.postDataIds.length > 0) {
         // Its tables' indexes and keys now, while the other workers still load data.

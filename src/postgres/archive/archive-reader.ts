@@ -132,6 +132,8 @@ export class ArchiveReader {
   #tocCount = -1;
   #toc: TocEntry[] = [];
   #tocEndOffset = 0;
+  /** Where each entry's copy statement field (its int length and bytes) sits in the archive. */
+  #copyStmtSpans = new Map<number, { offset: number; length: number }>();
   #intSize = 4;
   /** Absolute offset of the next byte to be written. */
   #offset = 0;
@@ -161,6 +163,10 @@ export class ArchiveReader {
   }
   get tocEndOffset(): number {
     return this.#tocEndOffset;
+  }
+  /** Byte range of every TOC entry's copy statement field (int length, then the bytes), by dump id. */
+  get copyStmtSpans(): ReadonlyMap<number, { offset: number; length: number }> {
+    return this.#copyStmtSpans;
   }
 
   write(chunk: Buffer): void {
@@ -305,7 +311,9 @@ export class ArchiveReader {
     if (!section) throw new IntegrityErrorArchiveMalformed(`TOC entry ${dumpId} has an unknown section`);
     const defn = cur.str();
     const dropStmt = cur.str();
+    const copyStmtAt = cur.pos;
     const copyStmt = cur.str();
+    const copyStmtSpan = { offset: this.#pendingBase + copyStmtAt, length: cur.pos - copyStmtAt };
     const namespace = cur.str();
     const tablespace = cur.str();
     const tableAm = v >= K_VERS_1_14 ? cur.str() : null;
@@ -321,6 +329,7 @@ export class ArchiveReader {
     const off = cur.offset();
     const dataState = dataStateByNumber[off.state];
     if (!dataState) throw new IntegrityErrorArchiveMalformed(`TOC entry ${dumpId} has an unknown data offset flag ${off.state}`);
+    this.#copyStmtSpans.set(dumpId, copyStmtSpan);
     return {
       dumpId, hadDumper, tableOid, oid, tag, desc, section, defn, dropStmt, copyStmt, namespace, tablespace, tableAm, relkind, owner,
       dependencies, dataState, dataOffset: dataState === 'set' ? off.value : 0,

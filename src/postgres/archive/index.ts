@@ -3,3 +3,4 @@
 export * from './archive-format.ts';
 export * from './archive-reader.ts';
 export * from './reblock.ts';
+export * from './toc-edit.ts';
