@@ -1,6 +1,8 @@
 /** Content-defined chunking, FastCDC with a 32-bit gear hash and normalized cut masks (vault-format.md §5).
  *  Pure and streaming: push() bytes in any read sizes, get whole chunks out; boundaries depend only on the
- *  bytes. The hot loop allocates nothing; it must never change its cut rule (stored data depends on it). */
+ *  bytes. The hot loop (gear-scan.ts, WebAssembly) allocates nothing; it must never change its cut rule (stored
+ *  data depends on it). */
+import { gearScanner } from './gear-scan.ts';
 
 export interface ChunkerParams {
   minBytes: number;
@@ -25,6 +27,7 @@ export class Chunker {
   readonly #maskEasy: number;
   /** Bytes of the current chunk not yet emitted, as views into pushed buffers. */
   #parts: Uint8Array[] = [];
+  readonly #scanner = gearScanner();
   #len = 0;
   #h = 0;
 
@@ -60,6 +63,7 @@ export class Chunker {
     const max = this.#max;
     const maskHard = this.#maskHard;
     const maskEasy = this.#maskEasy;
+    const scanner = this.#scanner;
     const n = data.length;
     let off = 0;
     while (off < n) {
@@ -80,24 +84,16 @@ export class Chunker {
       let cut = -1;
       if (pos < avg) {
         const end = Math.min(n, i + (avg - pos));
-        for (; i < end; i++) {
-          h = ((h << 1) + gear[data[i]!]!) | 0;
-          if ((h & maskHard) === 0) {
-            cut = i + 1;
-            break;
-          }
-        }
+        cut = scanner.scan(gear, data, i, end, h, maskHard);
+        h = scanner.h;
+        i = cut < 0 ? end : cut;
         pos = this.#len + (i - off);
       }
       if (cut < 0 && pos >= avg) {
         const end = Math.min(n, i + (max - pos));
-        for (; i < end; i++) {
-          h = ((h << 1) + gear[data[i]!]!) | 0;
-          if ((h & maskEasy) === 0) {
-            cut = i + 1;
-            break;
-          }
-        }
+        cut = scanner.scan(gear, data, i, end, h, maskEasy);
+        h = scanner.h;
+        i = cut < 0 ? end : cut;
         if (cut < 0 && this.#len + (i - off) === max) cut = i;
       }
       if (cut < 0) {
