@@ -23,6 +23,8 @@ export const allowed: Record<string, string[]> = {
 };
 /** cli may only use api/contract, not the server. */
 const cliMayEnter = new Set(['api/contract']);
+/** A module's contract/index.ts is a second public entry: its interface without its implementations. */
+const isContractEntry = (entered: string): boolean => entered === 'contract/index';
 
 function walk(dir: string): string[] {
   const out: string[] = [];
@@ -65,8 +67,8 @@ for (const file of walk(src)) {
       if (!cliMayEnter.has(sub) || !(entered === 'contract/index' || entered === 'contract')) {
         violations.push(`${where}: cli may only import api/contract/index.ts`);
       }
-    } else if (entered !== 'index' && entered !== '') {
-      violations.push(`${where}: enter module "${tmod}" through its index.ts`);
+    } else if (entered !== 'index' && entered !== '' && !isContractEntry(entered)) {
+      violations.push(`${where}: enter module "${tmod}" through its index.ts or contract/index.ts`);
     }
   }
 }

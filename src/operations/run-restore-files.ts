@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { UserErrorNotFound } from '../lib/index.ts';
-import { parseStorageKey, type StorageBackend } from '../storage/index.ts';
+import { parseStorageKey, type StorageBackend } from '../storage/contract/index.ts';
 import type { ManifestId, Vault } from '../vault/index.ts';
 import { entryNames } from './dump-into-vault.ts';
 import { IntegrityErrorArchiveHashMismatch } from './run-restore.ts';

@@ -1,15 +1,5 @@
-/** The storage layer: the StorageBackend contract, its drivers and decorators. */
-export type { StorageBackend, StorageKey, ByteRange, ObjectStat, StorageCapabilities, PutOptions } from './storage-backend.ts';
-export {
-  StorageErrorNotFound,
-  StorageErrorAlreadyExists,
-  TransientErrorStorageUnavailable,
-  UserErrorInvalidStorageUrl,
-  UserErrorInvalidStorageKey,
-  UserErrorStorageAccessDenied,
-  UserErrorStorageReadOnly,
-} from './errors.ts';
-export { parseStorageKey, parseStoragePrefix, checkByteRange, maxKeyBytes, maxSegmentBytes } from './storage-key.ts';
+/** The storage layer: the StorageBackend contract (also on its own in contract/index.ts), its drivers and decorators. */
+export * from './contract/index.ts';
 export { FilesystemBackend } from './filesystem/filesystem-backend.ts';
 export { AzureBlobBackend, type AzureBlobOptions } from './azure-blob/azure-blob-backend.ts';
 export { parseAzureBlobUrl, type AzureBlobLocation } from './azure-blob/azure-blob-location.ts';

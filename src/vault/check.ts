@@ -2,7 +2,7 @@
  *  authenticates every blob, reporting each problem with the manifests it affects.
  *  It never writes or deletes anything: damage is reported, never "repaired". */
 import { PgvaultError } from '../lib/index.ts';
-import { StorageErrorNotFound } from '../storage/index.ts';
+import { StorageErrorNotFound } from '../storage/contract/index.ts';
 import type { ManifestId, PlanId } from './ids.ts';
 import type { IndexFile } from './index/vault-index.ts';
 import type { Manifest } from './manifest/manifest.ts';

@@ -6,7 +6,7 @@
  *  It never writes a manifest before every pack and index it needs is durable. */
 import type { Readable } from 'node:stream';
 import { InternalErrorUnexpected, UserErrorConflict, UserErrorInvalidInput } from '../lib/index.ts';
-import { StorageErrorNotFound } from '../storage/index.ts';
+import { StorageErrorNotFound } from '../storage/contract/index.ts';
 import { Chunker } from './chunker/chunker.ts';
 import { associatedData } from './crypto/envelope.ts';
 import { releaseEnvelope } from './crypto/seal-pool.ts';

@@ -1,6 +1,6 @@
 /** Object names in the vault's storage layout and the sealed-JSON encoding of index files, manifests and
  *  prune plans (vault-format.md §2, §6). Never rename a prefix: stored vaults depend on them. */
-import type { StorageKey } from '../storage/index.ts';
+import type { StorageKey } from '../storage/contract/index.ts';
 import { compress, decompress } from './compression/codec.ts';
 import { open, seal } from './crypto/envelope.ts';
 import { IntegrityErrorMalformedObject } from './errors.ts';

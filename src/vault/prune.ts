@@ -2,7 +2,7 @@
  *  manifest; pass 1 condemns unreferenced packs older than the grace period into a new plan.
  *  It deletes nothing when anything referenced is missing or unreadable, and never a pack holding a
  *  chunk that any manifest refers to. Index files are replaced before the packs they name are deleted. */
-import { StorageErrorNotFound } from '../storage/index.ts';
+import { StorageErrorNotFound } from '../storage/contract/index.ts';
 import { associatedData } from './crypto/envelope.ts';
 import { IntegrityErrorObjectMissing } from './errors.ts';
 import { randomObjectId, type ManifestId, type PlanId } from './ids.ts';

@@ -4,7 +4,7 @@
 import { createHmac } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Clock } from '../lib/index.ts';
-import { StorageErrorNotFound, type StorageBackend, type StorageKey } from '../storage/index.ts';
+import { StorageErrorNotFound, type StorageBackend, type StorageKey } from '../storage/contract/index.ts';
 import type { ChunkerParams } from './chunker/chunker.ts';
 import { decompress } from './compression/codec.ts';
 import { DecryptPool } from './crypto/decrypt-pool.ts';

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { systemClock, UserErrorInvalidInput, UserErrorNotFound, type Clock } from '../lib/index.ts';
-import { StorageErrorAlreadyExists, StorageErrorNotFound, type StorageBackend } from '../storage/index.ts';
+import { StorageErrorAlreadyExists, StorageErrorNotFound, type StorageBackend } from '../storage/contract/index.ts';
 import { defaultChunkerParams, type ChunkerParams } from './chunker/chunker.ts';
 import { gearTable, vaultGearSeed } from './chunker/gear-table.ts';
 import { checkVault, type CheckReport } from './check.ts';
