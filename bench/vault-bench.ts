@@ -4,6 +4,7 @@
  *  after 5 saves with ~2 % churn under three churn patterns vs restic and vs 5 `pg_dump -Fc` files; peak RSS of
  *  save and load (child processes); chunker MB/s; and with --big-gib N a generated N GiB save/load for peak RSS.
  *  Usage: node --import tsx bench/vault-bench.ts [--scale 115] [--runs 3] [--big-gib 10] [--skip-churn] [--skip-live] [--only-churn] [--only-big]
+ *         [--patterns recent,scattered-one,scattered-all]
  *  Writes bench/results/vault-<date>.md. Says clearly when restic is missing (apt-get install -y restic). */
 import { spawn, spawnSync } from 'node:child_process';
 import { createReadStream, mkdirSync, openSync, closeSync, readdirSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
@@ -25,6 +26,7 @@ const { values: args } = parseArgs({
     'skip-live': { type: 'boolean', default: false },
     'only-big': { type: 'boolean', default: false },
     'only-churn': { type: 'boolean', default: false },
+    patterns: { type: 'string', default: 'recent,scattered-one,scattered-all' },
     out: { type: 'string' },
   },
 });
@@ -336,7 +338,10 @@ async function main(): Promise<void> {
         out();
         out('| churn pattern | pgvault MB | restic MB | 5 × pg_dump -Fc MB | pgvault / restic | pgvault / (1 compressed dump per save) | repeat-save wall s pgvault / restic (median of 4) |');
         out('| --- | --- | --- | --- | --- | --- | --- |');
-        for (const pattern of ['recent', 'scattered-one', 'scattered-all'] as const) {
+        const allPatterns = ['recent', 'scattered-one', 'scattered-all'] as const;
+        const chosen = args.patterns.split(',');
+        for (const bad of chosen.filter((p) => !(allPatterns as readonly string[]).includes(p))) throw new Error(`unknown churn pattern "${bad}" (${allPatterns.join(', ')})`);
+        for (const pattern of allPatterns.filter((p) => chosen.includes(p))) {
           log(`churn pattern ${pattern}`);
           const db = `bench_${pattern.replace('-', '_')}`;
           await cluster.createDatabase(db, undefined, { template: 'bench_base' });
