@@ -1,5 +1,5 @@
 /** Unit tests of restore planning: role extraction from ACL scripts, ACL skipping for missing roles, item-level
- *  selection closure, and the split of data blocks between parallel workers. */
+ *  selection closure, and the items of a parallel restore. */
 import { describe, expect, it } from 'vitest';
 import type { DataBlock, TocEntry } from '../postgres/index.ts';
 import { planRestore, renderRestoreList, rolesInAcl } from './restore-plan.ts';
@@ -50,16 +50,19 @@ describe('planRestore', () => {
   ];
 
   it('restores everything but the special entries when nothing is chosen', () => {
-    const plan = planRestore({ toc, blocks, jobs: 1, targetRoles: new Set(['app', 'reader']), targetIsSuperuser: true });
+    const plan = planRestore({ toc, blocks, targetRoles: new Set(['app', 'reader']), targetIsSuperuser: true });
     expect(plan.selected).toEqual(toc.filter((e) => e !== enc).map((e) => e.dumpId));
     expect(plan.keepOwners).toBe(true);
     expect(plan.skipped).toEqual([]);
-    expect(plan.dataGroups).toHaveLength(1);
-    expect(plan.dataGroups[0]!.ranges).toEqual([{ offset: 1000, length: 1050 }]);
+    expect(plan.parallel.dataItems.flatMap((i) => i.ranges)).toEqual([
+      { offset: 1000, length: 500 },
+      { offset: 1500, length: 300 },
+      { offset: 1800, length: 250 },
+    ]);
   });
 
   it('skips ACLs granting to missing roles, reports them, and drops ownership for a non-superuser', () => {
-    const plan = planRestore({ toc, blocks, jobs: 1, targetRoles: new Set(['app']), targetIsSuperuser: false });
+    const plan = planRestore({ toc, blocks, targetRoles: new Set(['app']), targetIsSuperuser: false });
     expect(plan.missingRoles).toEqual(['reader']);
     expect(plan.skipped).toEqual([{ dumpId: acl.dumpId, desc: 'ACL', tag: 'TABLE orders', namespace: 'shop', missingRoles: ['reader'] }]);
     expect(plan.selected).not.toContain(acl.dumpId);
@@ -67,50 +70,68 @@ describe('planRestore', () => {
   });
 
   it('reports missing owners and then does not keep ownership, even as superuser', () => {
-    const plan = planRestore({ toc, blocks, jobs: 1, targetRoles: new Set(['reader']), targetIsSuperuser: true });
+    const plan = planRestore({ toc, blocks, targetRoles: new Set(['reader']), targetIsSuperuser: true });
     expect(plan.missingRoles).toEqual(['app']);
     expect(plan.keepOwners).toBe(false);
   });
 
   it('selects a table with its data, sequence, default, constraints and ACL, but not a foreign key to a table left out', () => {
-    const plan = planRestore({ toc, blocks, jobs: 2, selection: { tables: ['shop.orders'] }, targetRoles: new Set(['app', 'reader']), targetIsSuperuser: true });
+    const plan = planRestore({ toc, blocks, selection: { tables: ['shop.orders'] }, targetRoles: new Set(['app', 'reader']), targetIsSuperuser: true });
     const ids = new Set(plan.selected);
     for (const e of [schema, orders, seq, ownedBy, dflt, ordersData, seqSet, pk, acl]) expect(ids.has(e.dumpId), `${e.desc} ${e.tag}`).toBe(true);
     for (const e of [customers, customersData, other, otherData, fk]) expect(ids.has(e.dumpId), `${e.desc} ${e.tag}`).toBe(false);
-    expect(plan.dataGroups.flatMap((g) => g.ranges)).toEqual([{ offset: 1000, length: 500 }]);
+    expect(plan.parallel.dataItems.flatMap((i) => i.ranges)).toEqual([{ offset: 1000, length: 500 }]);
   });
 
   it('lists the table data whose table the restore creates, never a foreign table or data of a table left out', () => {
-    const all = planRestore({ toc, blocks, jobs: 1, targetRoles: new Set(['app', 'reader']), targetIsSuperuser: true });
+    const all = planRestore({ toc, blocks, targetRoles: new Set(['app', 'reader']), targetIsSuperuser: true });
     expect(all.createdTableData).toEqual([ordersData.dumpId, customersData.dumpId, otherData.dumpId]);
-    const one = planRestore({ toc, blocks, jobs: 2, selection: { tables: ['shop.orders'] }, targetRoles: new Set(['app', 'reader']), targetIsSuperuser: true });
+    const one = planRestore({ toc, blocks, selection: { tables: ['shop.orders'] }, targetRoles: new Set(['app', 'reader']), targetIsSuperuser: true });
     expect(one.createdTableData).toEqual([ordersData.dumpId]);
     // pg_dump --include-foreign-data: TABLE DATA of a FOREIGN TABLE (a TRUNCATE would empty the remote table).
     const remote = entry('FOREIGN TABLE', 'remote', 'public');
     const remoteData = entry('TABLE DATA', 'remote', 'public', { dependencies: [remote.dumpId] });
-    const withRemote = planRestore({ toc: [...toc, remote, remoteData], blocks, jobs: 1, targetRoles: new Set(['app', 'reader']), targetIsSuperuser: true });
+    const withRemote = planRestore({ toc: [...toc, remote, remoteData], blocks, targetRoles: new Set(['app', 'reader']), targetIsSuperuser: true });
     expect(withRemote.selected).toContain(remoteData.dumpId);
     expect(withRemote.createdTableData).not.toContain(remoteData.dumpId);
   });
 
   it('selects whole schemas, and rejects unknown schemas and tables with a coded error', () => {
-    const plan = planRestore({ toc, blocks, jobs: 1, selection: { schemas: ['shop'] }, targetIsSuperuser: true });
+    const plan = planRestore({ toc, blocks, selection: { schemas: ['shop'] }, targetIsSuperuser: true });
     expect(plan.selected).toContain(fk.dumpId);
     expect(plan.selected).not.toContain(other.dumpId);
-    expect(() => planRestore({ toc, blocks, jobs: 1, selection: { schemas: ['nope'] }, targetIsSuperuser: true })).toThrow(/schema "nope"/);
-    expect(() => planRestore({ toc, blocks, jobs: 1, selection: { tables: ['shop.nope'] }, targetIsSuperuser: true })).toThrow(/table "shop"."nope"/);
+    expect(() => planRestore({ toc, blocks, selection: { schemas: ['nope'] }, targetIsSuperuser: true })).toThrow(/schema "nope"/);
+    expect(() => planRestore({ toc, blocks, selection: { tables: ['shop.nope'] }, targetIsSuperuser: true })).toThrow(/table "shop"."nope"/);
   });
 
-  it('balances data blocks over workers (largest first) and keeps each worker in archive order', () => {
-    const plan = planRestore({ toc, blocks, jobs: 2, targetIsSuperuser: true });
-    expect(plan.dataGroups).toHaveLength(2);
-    const [a, b] = plan.dataGroups;
-    expect(a!.dumpIds).toEqual([seqSet.dumpId, ordersData.dumpId]);
-    expect(b!.dumpIds).toEqual([customersData.dumpId, otherData.dumpId]);
-    expect(b!.ranges).toEqual([{ offset: 1500, length: 550 }]);
-    // The primary key of orders is built by the worker that loads orders; the foreign key spans both workers.
-    expect(a!.postDataIds).toEqual([pk.dumpId]);
-    expect(b!.postDataIds).toEqual([]);
-    expect(renderRestoreList(a!.dumpIds, toc)).toBe(`${seqSet.dumpId}; SEQUENCE SET orders_id_seq\n${ordersData.dumpId}; TABLE DATA orders\n`);
+  it('cuts a parallel restore into data items, largest first, and post items that wait for their table', () => {
+    const plan = planRestore({ toc, blocks, targetIsSuperuser: true });
+    const { dataItems, postItems } = plan.parallel;
+    expect(dataItems.map((i) => i.dumpIds)).toEqual([[ordersData.dumpId], [customersData.dumpId], [otherData.dumpId], [seqSet.dumpId]]);
+    expect(dataItems.map((i) => i.tables)).toEqual([[orders.dumpId], [customers.dumpId], [other.dumpId], []]);
+    expect(dataItems[0]!.ranges).toEqual([{ offset: 1000, length: 500 }]);
+    expect(dataItems[3]!.ranges).toEqual([]);
+    // The primary key of orders waits for orders only; the foreign key spans two tables: the final phase's.
+    expect(postItems).toEqual([{ dumpIds: [pk.dumpId], tables: [orders.dumpId], bytes: 500 }]);
+    expect(renderRestoreList(dataItems[0]!.dumpIds, toc)).toBe(`${ordersData.dumpId}; TABLE DATA orders\n`);
+  });
+
+  it('builds the indexes and keys of a small table in one item, of a large table one item each, bigger tables first', () => {
+    const big = entry('TABLE', 'big', 'shop', { dependencies: [schema.dumpId] });
+    const bigData = entry('TABLE DATA', 'big', 'shop', { dependencies: [big.dumpId] });
+    const bigPk = entry('CONSTRAINT', 'big big_pkey', 'shop', { dependencies: [big.dumpId] });
+    const bigIdx = entry('INDEX', 'big_kind_idx', 'shop', { dependencies: [big.dumpId] });
+    const ordersIdx = entry('INDEX', 'orders_at_idx', 'shop', { dependencies: [orders.dumpId] });
+    const plan = planRestore({
+      toc: [...toc, big, bigData, bigPk, bigIdx, ordersIdx],
+      blocks: [...blocks, { dumpId: bigData.dumpId, kind: 'data', offset: 2050, lengthBytes: 40 << 20 }],
+      targetIsSuperuser: true,
+    });
+    expect(plan.parallel.dataItems[0]!.dumpIds).toEqual([bigData.dumpId]);
+    expect(plan.parallel.postItems).toEqual([
+      { dumpIds: [bigPk.dumpId], tables: [big.dumpId], bytes: 40 << 20 },
+      { dumpIds: [bigIdx.dumpId], tables: [big.dumpId], bytes: 40 << 20 },
+      { dumpIds: [pk.dumpId, ordersIdx.dumpId], tables: [orders.dumpId], bytes: 500 },
+    ]);
   });
 });

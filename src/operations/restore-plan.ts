@@ -1,6 +1,7 @@
 /** Plans a restore from an archive's TOC: which entries to restore (all, or chosen schemas or tables with what
  *  belongs to them), which ACL entries to skip because their roles are missing on the target, and how to split
- *  the data blocks between parallel `pg_restore --section=data` workers. Pure: no I/O, no PostgreSQL. */
+ *  to cut a parallel restore into items that free workers take as they become ready (each table's data, then its
+ *  indexes and keys). Pure: no I/O, no PostgreSQL. */
 import { UserErrorInvalidInput } from '../lib/index.ts';
 import type { DataBlock, TocEntry } from '../postgres/index.ts';
 
@@ -21,16 +22,31 @@ export interface SkippedEntry {
   missingRoles: string[];
 }
 
-export interface DataGroup {
-  /** TOC entries this worker restores, in the order their blocks appear in its stream. */
+/** One `pg_restore --section=data` run of a parallel restore: one table's data block (or the data entries that
+ *  have none, such as SEQUENCE SET). */
+export interface DataItem {
+  /** TOC entries it restores, in archive order. */
   dumpIds: number[];
-  /** Archive byte ranges to append after the TOC, in order (adjacent blocks merged). */
+  /** Archive byte ranges to append after the TOC, in order. */
   ranges: { offset: number; length: number }[];
   bytes: number;
-  /** Post-data entries (indexes, non-foreign-key constraints) touching only this worker's tables: the worker
-   *  builds them as soon as its data is in, while other workers still load (what pg_restore -j overlaps too). */
-  postDataIds: number[];
+  /** TABLE entries whose data it loads. */
+  tables: number[];
 }
+
+/** One `pg_restore --section=post-data` run of a parallel restore: indexes and non-foreign-key constraints of one
+ *  table, ready as soon as that table's data is in (what pg_restore -j overlaps with other tables' loads). */
+export interface PostItem {
+  dumpIds: number[];
+  /** The TABLE entries whose data must be loaded first. */
+  tables: number[];
+  /** The bytes of those tables' data: bigger tables' indexes take longer, so they go first. */
+  bytes: number;
+}
+
+/** Indexes and keys of a table with less data than this are built in one pg_restore run (a run costs a process
+ *  and a connection); a larger table's are built one per run, so that free workers share them. */
+const groupPostDataBelowBytes = 16 * 1024 * 1024;
 
 export interface RestorePlan {
   /** Entries to restore, in TOC order: the -L list of every phase. */
@@ -41,7 +57,10 @@ export interface RestorePlan {
   missingRoles: string[];
   /** Whether object ownership can be kept (every owner exists and the restoring role is a superuser). */
   keepOwners: boolean;
-  dataGroups: DataGroup[];
+  /** Items of a parallel restore: every data item, largest first; every post item whose tables are all loaded
+   *  by data items. What they leave out of `selected` runs in the final post-data phase (foreign keys, triggers,
+   *  ACLs, …). */
+  parallel: { dataItems: DataItem[]; postItems: PostItem[] };
   /** TABLE DATA entries whose table this restore creates: their COPY may empty the table first, in its own
    *  transaction (truncateBeforeCopy), which spares the WAL of the load on a wal_level = minimal server. */
   createdTableData: number[];
@@ -50,7 +69,6 @@ export interface RestorePlan {
 export interface RestorePlanInput {
   toc: readonly TocEntry[];
   blocks: readonly DataBlock[];
-  jobs: number;
   selection?: RestoreSelection;
   /** Role names existing on the target; undefined when they could not be read (then nothing is skipped). */
   targetRoles?: ReadonlySet<string>;
@@ -60,6 +78,8 @@ export interface RestorePlanInput {
 /** Entries pg_restore handles itself (never listed) or that only apply with --create. */
 const specialDescs = new Set(['ENCODING', 'STDSTRINGS', 'SEARCHPATH', 'DATABASE', 'DATABASE PROPERTIES']);
 const relationDescs = new Set(['TABLE', 'VIEW', 'MATERIALIZED VIEW', 'SEQUENCE', 'FOREIGN TABLE']);
+/** Post-data entries a parallel restore builds as soon as their one table is loaded. */
+const workerLocalDescs = new Set(['INDEX', 'CONSTRAINT']);
 const builtinRoles = new Set(['PUBLIC', 'public']);
 /** Entries whose SQL names roles: restoring them needs those roles, so they are skipped (and reported) without them.
  *  A policy left out means its table denies more, never less. */
@@ -115,7 +135,7 @@ export function planRestore(input: RestorePlanInput): RestorePlan {
     skipped,
     missingRoles: [...missing].sort(),
     keepOwners,
-    dataGroups: groupData(input.toc, input.blocks, selected, Math.max(1, Math.floor(input.jobs))),
+    parallel: parallelItems(input.toc, input.blocks, selected),
     createdTableData: createdTableData(input.toc, selected),
   };
 }
@@ -254,32 +274,42 @@ function tokenize(sql: string): Token[] {
   return out;
 }
 
-/** Longest-processing-time-first: the biggest blocks go first to the least-loaded worker; each worker's blocks
- *  are then put back into archive order (its stream is read front to back). Data entries without a block
- *  (SEQUENCE SET …) go to the first worker. */
-function groupData(toc: readonly TocEntry[], blocks: readonly DataBlock[], selected: Set<number>, jobs: number): DataGroup[] {
-  const dataEntries = toc.filter((e) => e.section === 'data' && selected.has(e.dumpId));
+/** The data items (one per block, largest first, plus one for the data entries without a block) and the post
+ *  items of a parallel restore. */
+function parallelItems(toc: readonly TocEntry[], blocks: readonly DataBlock[], selected: Set<number>): RestorePlan['parallel'] {
+  const byId = new Map(toc.map((e) => [e.dumpId, e]));
   const blockById = new Map(blocks.map((b) => [b.dumpId, b]));
-  const withBlock = dataEntries.filter((e) => blockById.has(e.dumpId)).map((e) => blockById.get(e.dumpId)!);
-  const groups = Array.from({ length: Math.max(1, Math.min(jobs, withBlock.length)) }, () => ({ blocks: [] as DataBlock[], bytes: 0 }));
-  for (const b of [...withBlock].sort((x, y) => y.lengthBytes - x.lengthBytes || x.offset - y.offset)) {
-    let least = groups[0]!;
-    for (const g of groups) if (g.bytes < least.bytes) least = g;
-    least.blocks.push(b);
-    least.bytes += b.lengthBytes;
+  const dataEntries = toc.filter((e) => e.section === 'data' && selected.has(e.dumpId));
+  const tablesOf = (e: TocEntry): number[] => (e.desc === 'TABLE DATA' ? e.dependencies.filter((d) => byId.get(d)?.desc === 'TABLE') : []);
+  const dataItems: DataItem[] = dataEntries
+    .filter((e) => blockById.has(e.dumpId))
+    .map((e) => {
+      const b = blockById.get(e.dumpId)!;
+      return { dumpIds: [e.dumpId], ranges: [{ offset: b.offset, length: b.lengthBytes }], bytes: b.lengthBytes, tables: tablesOf(e) };
+    })
+    .sort((x, y) => y.bytes - x.bytes || x.ranges[0]!.offset - y.ranges[0]!.offset);
+  const noBlock = dataEntries.filter((e) => !blockById.has(e.dumpId));
+  if (noBlock.length > 0) dataItems.push({ dumpIds: noBlock.map((e) => e.dumpId), ranges: [], bytes: 0, tables: noBlock.flatMap(tablesOf) });
+
+  // Post-data entries on tables whose data some item loads, by table.
+  const tableBytes = new Map<number, number>();
+  for (const item of dataItems) for (const t of item.tables) tableBytes.set(t, (tableBytes.get(t) ?? 0) + item.bytes / item.tables.length);
+  const byTable = new Map<number, number[]>();
+  for (const e of toc) {
+    if (e.section !== 'post-data' || !workerLocalDescs.has(e.desc) || !selected.has(e.dumpId)) continue;
+    const rels = e.dependencies.map((d) => byId.get(d)).filter((d) => d !== undefined && relationDescs.has(d.desc));
+    if (rels.length !== 1 || !tableBytes.has(rels[0]!.dumpId)) continue;
+    const t = rels[0]!.dumpId;
+    byTable.set(t, [...(byTable.get(t) ?? []), e.dumpId]);
   }
-  const noBlock = dataEntries.filter((e) => !blockById.has(e.dumpId)).map((e) => e.dumpId);
-  return groups.map((g, i) => {
-    const ordered = g.blocks.sort((x, y) => x.offset - y.offset);
-    const ranges: DataGroup['ranges'] = [];
-    for (const b of ordered) {
-      const last = ranges[ranges.length - 1];
-      if (last && last.offset + last.length === b.offset) last.length += b.lengthBytes;
-      else ranges.push({ offset: b.offset, length: b.lengthBytes });
-    }
-    const dumpIds = [...(i === 0 ? noBlock : []), ...ordered.map((b) => b.dumpId)];
-    return { dumpIds, ranges, bytes: g.bytes, postDataIds: localPostData(toc, new Set(dumpIds), selected) };
-  });
+  const postItems: PostItem[] = [];
+  for (const [t, ids] of byTable) {
+    const bytes = tableBytes.get(t)!;
+    if (bytes < groupPostDataBelowBytes) postItems.push({ dumpIds: ids, tables: [t], bytes });
+    else for (const id of ids) postItems.push({ dumpIds: [id], tables: [t], bytes });
+  }
+  postItems.sort((x, y) => y.bytes - x.bytes);
+  return { dataItems, postItems };
 }
 
 /** Selected TABLE DATA entries whose TABLE entry is selected too (so created by this restore's pre-data). A
@@ -289,26 +319,6 @@ function createdTableData(toc: readonly TocEntry[], selected: Set<number>): numb
   return toc
     .filter((e) => e.desc === 'TABLE DATA' && selected.has(e.dumpId))
     .filter((e) => e.dependencies.some((d) => byId.get(d)?.desc === 'TABLE' && selected.has(d)))
-    .map((e) => e.dumpId);
-}
-
-const workerLocalDescs = new Set(['INDEX', 'CONSTRAINT']);
-
-/** Selected post-data INDEX / CONSTRAINT entries whose relations all have their data restored by this worker. */
-function localPostData(toc: readonly TocEntry[], dataIds: Set<number>, selected: Set<number>): number[] {
-  const byId = new Map(toc.map((e) => [e.dumpId, e]));
-  const tables = new Set<number>();
-  for (const id of dataIds) {
-    const data = byId.get(id);
-    if (data?.desc !== 'TABLE DATA') continue;
-    for (const d of data.dependencies) if (byId.get(d)?.desc === 'TABLE') tables.add(d);
-  }
-  return toc
-    .filter((e) => e.section === 'post-data' && workerLocalDescs.has(e.desc) && selected.has(e.dumpId))
-    .filter((e) => {
-      const rels = e.dependencies.map((d) => byId.get(d)).filter((d) => d !== undefined && relationDescs.has(d.desc));
-      return rels.length > 0 && rels.every((d) => tables.has(d!.dumpId));
-    })
     .map((e) => e.dumpId);
 }
 

@@ -1,9 +1,9 @@
 /** Restore as database: one database of a recovery point into a new database on any target server (same or
  *  newer major), created by a role with CREATEDB. Serial restore streams the archive straight from the vault into
- *  pg_restore. Parallel restore keeps pg_restore -j's gain without a spool file: pre-data from the TOC alone, the
- *  data section through N concurrent `pg_restore --section=data` each fed a partial archive (header + TOC + only
- *  its tables' blocks, read from the vault by range) and then building its own tables' indexes and keys, the rest
- *  of post-data with -j from a tiny TOC-only file. Spool mode (the
+ *  pg_restore. Parallel restore keeps pg_restore -j's gain without a spool file: pre-data from the TOC alone, then
+ *  N workers taking ready items biggest first (restore-schedule.ts): a table's data through `pg_restore
+ *  --section=data` fed a partial archive (header + TOC + that table's block, read from the vault by range), and once
+ *  it is in, its indexes and keys; the rest of post-data with -j from a tiny TOC-only file. Spool mode (the
  *  whole archive in a private temp file, then plain pg_restore -j) only when asked. Missing roles are reported
  *  with the ACL entries skipped; it never drops a database unless `replace` was asked. */
 import { createHash } from 'node:crypto';
@@ -31,8 +31,9 @@ import {
 import type { Manifest, ManifestId, Vault } from '../vault/index.ts';
 import { blocksOf, parseArchiveIndex, type ArchiveIndexRecord } from './archive-index.ts';
 import { entryNames } from './dump-into-vault.ts';
-import { planRestore, renderRestoreList, type RestorePlan, type SkippedEntry } from './restore-plan.ts';
+import { planRestore, renderRestoreList, type DataItem, type PostItem, type RestorePlan, type SkippedEntry } from './restore-plan.ts';
 import { applyGlobals, type GlobalsReport } from './apply-globals.ts';
+import { runRestoreItems } from './restore-schedule.ts';
 import { serverInfo } from './server-info.ts';
 
 /** The target database exists and replacing it was not asked. */
@@ -229,7 +230,6 @@ export async function runRestore(
   const plan = planRestore({
     toc,
     blocks: blocksOf(pa.index),
-    jobs,
     selection: { schemas: opts.schemas, tables: opts.tables },
     targetRoles,
     targetIsSuperuser: info.isSuperuser,
@@ -358,47 +358,42 @@ async function restoreParallel(
   bytes += await feed(pre, [tocBytes]);
   ctx.log.push(...pre.log);
 
-  // 2. data: one pg_restore per group, each reading a partial archive: header + TOC + its blocks, in order.
-  const groups = plan.dataGroups.filter((g) => g.dumpIds.length > 0);
-  const results = await Promise.allSettled(
-    groups.map(async (g, i) => {
-      const list = join(ctx.dir, `data-${i}.list`);
-      await writeFile(list, renderRestoreList(g.dumpIds, toc), { mode: 0o600 });
-      const p = spawnPgRestore(ctx.cfg, {
-        ...ctx.base,
-        list,
-        section: 'data',
-        onProgress: (x) => ctx.onProgress?.({ phase: 'data', bytes: x.bytes, currentTable: x.currentTable }),
-      });
-      const sources: (AsyncIterable<unknown> | Buffer)[] = [loadToc];
-      // Opened lazily, one range after the other, so that only one range per worker is being fetched.
-      async function* ranges(): AsyncGenerator<Buffer> {
-        // The workers share one read-ahead window's memory.
-        for (const r of g.ranges) for await (const b of vault.load(manifestId, pa.archiveEntry, r, { aheadShare: 1 / groups.length })) yield b as Buffer;
-      }
-      sources.push(ranges());
-      const n = (await feed(p, sources, ctx.reblock)) - loadToc.length + tocBytes.length;
-      ctx.log.push(...p.log);
-      if (g.postDataIds.length > 0) {
-        // Its tables' indexes and keys now, while the other workers still load data.
-        const postList = join(ctx.dir, `post-${i}.list`);
-        await writeFile(postList, renderRestoreList(g.postDataIds, toc), { mode: 0o600 });
-        const post = spawnPgRestore(ctx.cfg, { ...ctx.base, list: postList, section: 'post-data' });
-        await feed(post, [tocBytes]);
-        ctx.log.push(...post.log);
-      }
-      return n;
-    }),
-  );
-  const failed = results.find((r) => r.status === 'rejected');
-  if (failed) throw (failed as PromiseRejectedResult).reason;
-  for (const r of results) bytes += (r as PromiseFulfilledResult<number>).value;
+  // 2. data and the indexes and keys of each table: `jobs` workers take the next ready item, biggest first. A data
+  //    item is one pg_restore reading a partial archive (header + TOC + one table's block, fetched by range); once
+  //    a table is in, its post items (one pg_restore each) become ready. As in pg_restore -j, a worker that has no
+  //    data left builds indexes instead of idling while another worker still loads.
+  const { dataItems, postItems } = plan.parallel;
+  let runs = 0;
+  const runData = async (item: DataItem): Promise<void> => {
+    const list = join(ctx.dir, `data-${runs++}.list`);
+    await writeFile(list, renderRestoreList(item.dumpIds, toc), { mode: 0o600 });
+    const p = spawnPgRestore(ctx.cfg, {
+      ...ctx.base,
+      list,
+      section: 'data',
+      onProgress: (x) => ctx.onProgress?.({ phase: 'data', bytes: x.bytes, currentTable: x.currentTable }),
+    });
+    // The workers share one read-ahead window's memory.
+    async function* ranges(): AsyncGenerator<Buffer> {
+      for (const r of item.ranges) for await (const b of vault.load(manifestId, pa.archiveEntry, r, { aheadShare: 1 / ctx.jobs })) yield b as Buffer;
+    }
+    bytes += (await feed(p, [loadToc, ranges()], ctx.reblock)) - loadToc.length + tocBytes.length;
+    ctx.log.push(...p.log);
+  };
+  const runPost = async (item: PostItem): Promise<void> => {
+    const list = join(ctx.dir, `post-${runs++}.list`);
+    await writeFile(list, renderRestoreList(item.dumpIds, toc), { mode: 0o600 });
+    const p = spawnPgRestore(ctx.cfg, { ...ctx.base, list, section: 'post-data' });
+    await feed(p, [tocBytes]);
+    ctx.log.push(...p.log);
+  };
+  await runRestoreItems(dataItems, postItems, ctx.jobs, { data: runData, post: runPost });
 
   // 3. the rest of post-data (foreign keys, triggers, ACLs, indexes spanning workers) with -j, from a seekable
   //    TOC-only file (no data in it).
   const tocFile = join(ctx.dir, 'toc.dump');
   await writeFile(tocFile, tocBytes, { mode: 0o600 });
-  const done = new Set(groups.flatMap((g) => g.postDataIds));
+  const done = new Set([...dataItems.flatMap((i) => i.dumpIds), ...postItems.flatMap((i) => i.dumpIds)]);
   const finalList = join(ctx.dir, 'post-final.list');
   await writeFile(finalList, renderRestoreList(plan.selected.filter((id) => !done.has(id)), toc), { mode: 0o600 });
   const post = spawnPgRestore(ctx.cfg, { ...ctx.base, list: finalList, section: 'post-data', file: tocFile, jobs: ctx.jobs });

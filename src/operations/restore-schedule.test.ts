@@ -1,0 +1,72 @@
+/** The parallel restore's schedule with runners that only record and wait: biggest ready item first, a table's
+ *  indexes never before its data, a free worker builds indexes while another still loads, a failure stops it. */
+import { describe, expect, it } from 'vitest';
+import type { DataItem, PostItem } from './restore-plan.ts';
+import { runRestoreItems } from './restore-schedule.ts';
+
+const data = (table: number, bytes: number): DataItem => ({ dumpIds: [100 + table], ranges: [{ offset: table * 1000, length: bytes }], bytes, tables: [table] });
+const post = (id: number, table: number, bytes: number): PostItem => ({ dumpIds: [id], tables: [table], bytes });
+
+/** Runs the schedule with each item taking `ms[dumpId]` (default 1) of a fake clock; returns start and end times. */
+async function simulate(dataItems: DataItem[], postItems: PostItem[], jobs: number, ms: Record<number, number>, failOn?: number) {
+  const log: { id: number; start: number; end: number }[] = [];
+  let now = 0;
+  let running: { id: number; end: number; done: () => void; fail: boolean }[] = [];
+  const run = (item: DataItem | PostItem): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      const id = item.dumpIds[0]!;
+      const entry = { id, start: now, end: now + (ms[id] ?? 1) };
+      log.push(entry);
+      running.push({ id, end: entry.end, fail: id === failOn, done: () => (id === failOn ? reject(new Error(`item ${id} failed`)) : resolve()) });
+    });
+  const done = runRestoreItems(dataItems, postItems, jobs, { data: run, post: run });
+  done.catch(() => undefined); // asserted by the caller
+  // Advance the clock to the next end whenever every worker is waiting on a runner.
+  for (;;) {
+    await new Promise((r) => setImmediate(r));
+    if (running.length === 0) break;
+    const next = Math.min(...running.map((r) => r.end));
+    now = next;
+    const ending = running.filter((r) => r.end === next);
+    running = running.filter((r) => r.end !== next);
+    ending.forEach((r) => r.done());
+  }
+  return { log, done };
+}
+
+describe('runRestoreItems', () => {
+  it('keeps both workers busy: the worker done with the big table builds its indexes while the other still loads', async () => {
+    // Table 1 is big (10 units to load, two indexes of 4), tables 2-4 small (4 units each, one index of 1).
+    const items = [data(1, 1000), data(2, 300), data(3, 300), data(4, 300)];
+    const posts = [post(11, 1, 1000), post(12, 1, 1000), post(21, 2, 300), post(31, 3, 300), post(41, 4, 300)];
+    const { log, done } = await simulate(items, posts, 2, { 101: 10, 102: 4, 103: 4, 104: 4, 11: 4, 12: 4 });
+    await done;
+    const at = (id: number) => log.find((l) => l.id === id)!;
+    // Data goes first, largest first: worker B loads 2, 3 and 4 (t 0-12) while A loads 1 (t 0-10).
+    expect(at(101).start).toBe(0);
+    expect(at(102).start).toBe(0);
+    // Table 1's indexes outrank the small tables' indexes: A builds one from t 10, B the other from t 12, when its
+    // data is done; the small indexes follow (each worker building only its own tables' indexes would end at 18).
+    expect(at(11).start).toBe(10);
+    expect(at(12).start).toBe(12);
+    expect(Math.max(...log.map((l) => l.end))).toBe(17);
+    // No index before its table's data.
+    for (const p of posts) expect(at(p.dumpIds[0]!).start).toBeGreaterThanOrEqual(at(100 + p.tables[0]!).end);
+    // Never more than two at once.
+    for (const t of log.map((l) => l.start)) expect(log.filter((l) => l.start <= t && l.end > t).length).toBeLessThanOrEqual(2);
+  });
+
+  it('runs everything with one worker too, and an empty plan at once', async () => {
+    const { log, done } = await simulate([data(1, 10), data(2, 5)], [post(11, 1, 10)], 1, {});
+    await done;
+    expect(log.map((l) => l.id)).toEqual([101, 11, 102]);
+    await expect(runRestoreItems([], [], 2, { data: async () => undefined, post: async () => undefined })).resolves.toBeUndefined();
+  });
+
+  it('starts nothing after a failure, lets the running item finish, and throws the first error', async () => {
+    const items = [data(1, 1000), data(2, 300), data(3, 300)];
+    const { log, done } = await simulate(items, [post(11, 1, 1000)], 2, { 101: 5, 102: 1 }, 102);
+    await expect(done).rejects.toThrow('item 102 failed');
+    expect(log.map((l) => l.id).sort()).toEqual([101, 102]);
+  });
+});

@@ -1,0 +1,57 @@
+/** The schedule of a parallel restore: `jobs` workers take the next ready item, biggest first. Data items are ready
+ *  from the start; a post item (a table's indexes and keys) becomes ready once the data of all its tables is in.
+ *  As in pg_restore -j, a worker with no data left builds indexes instead of idling while another still loads.
+ *  After a failure no new item starts; the items running finish, then the first error is thrown. No I/O of its own:
+ *  the runners do the work. */
+import type { DataItem, PostItem } from './restore-plan.ts';
+
+export async function runRestoreItems(
+  dataItems: readonly DataItem[],
+  postItems: readonly PostItem[],
+  jobs: number,
+  run: { data: (item: DataItem) => Promise<void>; post: (item: PostItem) => Promise<void> },
+): Promise<void> {
+  const loaded = new Set<number>();
+  const waiting = [...postItems];
+  const ready: ({ kind: 'data'; item: DataItem } | { kind: 'post'; item: PostItem })[] = dataItems.map((item) => ({ kind: 'data' as const, item }));
+  const idle: (() => void)[] = [];
+  let loading = 0;
+  let failure: { err: unknown } | undefined;
+  const release = (): void => {
+    for (let i = 0; i < waiting.length; ) {
+      if (waiting[i]!.tables.every((t) => loaded.has(t))) ready.push({ kind: 'post', item: waiting.splice(i, 1)[0]! });
+      else i++;
+    }
+    // Stable: among equals, data before indexes and the plan's order.
+    ready.sort((x, y) => y.item.bytes - x.item.bytes);
+    for (const wake of idle.splice(0)) wake();
+  };
+  const worker = async (): Promise<void> => {
+    for (;;) {
+      if (failure) return;
+      const next = ready.shift();
+      if (!next) {
+        if (loading === 0) return;
+        await new Promise<void>((resolve) => idle.push(resolve));
+        continue;
+      }
+      try {
+        if (next.kind === 'data') {
+          loading++;
+          try {
+            await run.data(next.item);
+          } finally {
+            loading--;
+          }
+          for (const t of next.item.tables) loaded.add(t);
+        } else await run.post(next.item);
+      } catch (err) {
+        failure ??= { err };
+      }
+      release();
+    }
+  };
+  release();
+  await Promise.all(Array.from({ length: Math.max(1, jobs) }, worker));
+  if (failure) throw failure.err;
+}
