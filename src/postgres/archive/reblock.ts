@@ -11,9 +11,12 @@
 import { BLK_BLOBS, BLK_DATA } from './archive-format.ts';
 import { IntegrityErrorArchiveMalformed } from './archive-reader.ts';
 
-/** Reads the stream through a window of its buffers: a field is read in place unless it crosses a buffer end. */
+/** Reads the stream through a window of its buffers: a field is read in place unless it crosses a buffer end.
+ *  Then only the bytes it needs are joined (the rest of the next buffer waits in `#rest`): joining the whole next
+ *  buffer copied every chunk of the vault (~1 MiB each) a second time. */
 class Input {
   #it: AsyncIterator<Buffer | Uint8Array>;
+  #rest: Buffer | undefined;
   buf: Buffer = Buffer.alloc(0);
   pos = 0;
   done = false;
@@ -26,16 +29,32 @@ class Input {
     return this.buf.length - this.pos;
   }
 
+  async #next(): Promise<Buffer | undefined> {
+    const rest = this.#rest;
+    if (rest) {
+      this.#rest = undefined;
+      return rest;
+    }
+    const r = await this.#it.next();
+    if (r.done) return undefined;
+    return Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength);
+  }
+
   /** Makes at least `n` bytes readable at `pos` (fewer only at the end of the stream). */
   async fill(n: number): Promise<void> {
     while (this.available < n && !this.done) {
-      const r = await this.#it.next();
-      if (r.done) {
+      const next = await this.#next();
+      if (!next) {
         this.done = true;
         break;
       }
-      const next = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength);
-      this.buf = this.available === 0 ? next : Buffer.concat([this.buf.subarray(this.pos), next]);
+      if (this.available === 0) {
+        this.buf = next;
+      } else {
+        const take = Math.min(next.length, n - this.available);
+        this.buf = Buffer.concat([this.buf.subarray(this.pos), next.subarray(0, take)]);
+        if (take < next.length) this.#rest = next.subarray(take);
+      }
       this.pos = 0;
     }
   }
