@@ -10,10 +10,14 @@ export interface TruncateBeforeCopyResult {
   rewritten: number[];
 }
 
-/** Makes the COPY of each chosen TABLE DATA entry empty its table first, in the same transaction:
- *  "TRUNCATE TABLE ONLY t;\nCOPY t (…) FROM stdin;\n". pg_restore sends an entry's copy statement with one PQexec,
- *  so both commands travel in one Query message and the server runs them as one implicit transaction; on a
- *  server with wal_level = minimal, the COPY into the new, empty file of that transaction then writes no WAL.
+/** Makes the COPY of each chosen TABLE DATA entry empty its table first, in the same transaction, and load its rows
+ *  frozen: "TRUNCATE TABLE ONLY t;\nCOPY t (…) FROM stdin WITH (FREEZE);\n". pg_restore sends an entry's copy
+ *  statement with one PQexec, so both commands travel in one Query message and the server runs them as one implicit
+ *  transaction; on a server with wal_level = minimal, the COPY into the new, empty file of that transaction then
+ *  writes no WAL. FREEZE is allowed because that transaction gave the table its file: the rows are written already
+ *  frozen and hinted (and, from PostgreSQL 14, their pages marked all-visible and all-frozen), so the index builds,
+ *  key validations and the first VACUUM after the restore do not rewrite every heap page to set hint bits. The rows
+ *  are visible to every snapshot at once, which for a database the restore is creating changes nothing.
  *  pg_restore -j does the same for the tables it created in its run; the restore of pgvault creates them in a
  *  separate pre-data step, so it says so here. Only for tables this restore created: the TRUNCATE would empty
  *  a table that held rows.
@@ -35,7 +39,12 @@ export function truncateBeforeCopy(tocBytes: Buffer, toc: readonly TocEntry[], d
     if (!span) continue;
     const raw = tocBytes.subarray(span.offset + 1 + intSize, span.offset + span.length);
     if (!raw.equals(Buffer.from(e.copyStmt, 'utf8'))) continue;
-    const stmt = Buffer.concat([Buffer.from('TRUNCATE TABLE ONLY '), Buffer.from(name.text, 'utf8'), Buffer.from(';\n'), raw]);
+    // pg_dump ends every copy statement with " FROM stdin;\n": the rows then go in frozen (FREEZE is allowed because
+    // the TRUNCATE gave the table a new file in this transaction). Anything else keeps its COPY as it is.
+    const copyBytes = raw.subarray(raw.length - fromStdin.length).equals(fromStdin)
+      ? Buffer.concat([raw.subarray(0, raw.length - 2), Buffer.from(' WITH (FREEZE);\n')])
+      : raw;
+    const stmt = Buffer.concat([Buffer.from('TRUNCATE TABLE ONLY '), Buffer.from(name.text, 'utf8'), Buffer.from(';\n'), copyBytes]);
     edits.push({ offset: span.offset, length: span.length, bytes: Buffer.concat([writeInt(stmt.length, intSize), stmt]) });
     rewritten.push(e.dumpId);
   }
@@ -50,6 +59,8 @@ export function truncateBeforeCopy(tocBytes: Buffer, toc: readonly TocEntry[], d
   parts.push(tocBytes.subarray(at));
   return { bytes: Buffer.concat(parts), rewritten };
 }
+
+const fromStdin = Buffer.from(' FROM stdin;\n');
 
 /** The custom format's WriteInt: a sign byte, then intSize bytes little-endian. */
 function writeInt(value: number, intSize: number): Buffer {
