@@ -112,7 +112,7 @@ describe('planRestore', () => {
     expect(dataItems[0]!.ranges).toEqual([{ offset: 1000, length: 500 }]);
     expect(dataItems[3]!.ranges).toEqual([]);
     // The primary key of orders waits for orders only; the foreign key spans two tables: the final phase's.
-    expect(postItems).toEqual([{ dumpIds: [pk.dumpId], tables: [orders.dumpId], bytes: 500 }]);
+    expect(postItems).toEqual([{ dumpIds: [pk.dumpId], tables: [orders.dumpId], exclusive: true, bytes: 500 }]);
     expect(renderRestoreList(dataItems[0]!.dumpIds, toc)).toBe(`${ordersData.dumpId}; TABLE DATA orders\n`);
   });
 
@@ -129,9 +129,9 @@ describe('planRestore', () => {
     });
     expect(plan.parallel.dataItems[0]!.dumpIds).toEqual([bigData.dumpId]);
     expect(plan.parallel.postItems).toEqual([
-      { dumpIds: [bigPk.dumpId], tables: [big.dumpId], bytes: 40 << 20 },
-      { dumpIds: [bigIdx.dumpId], tables: [big.dumpId], bytes: 40 << 20 },
-      { dumpIds: [pk.dumpId, ordersIdx.dumpId], tables: [orders.dumpId], bytes: 500 },
+      { dumpIds: [bigPk.dumpId], tables: [big.dumpId], exclusive: true, bytes: 40 << 20 },
+      { dumpIds: [bigIdx.dumpId], tables: [big.dumpId], exclusive: false, bytes: 40 << 20 },
+      { dumpIds: [pk.dumpId, ordersIdx.dumpId], tables: [orders.dumpId], exclusive: true, bytes: 500 },
     ]);
   });
 });

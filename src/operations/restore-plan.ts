@@ -40,6 +40,9 @@ export interface PostItem {
   dumpIds: number[];
   /** The TABLE entries whose data must be loaded first. */
   tables: number[];
+  /** It alters its table (ALTER TABLE … ADD CONSTRAINT takes an ACCESS EXCLUSIVE lock): no other item on that table
+   *  may run beside it, or that item's backend would only wait. Index builds on one table run side by side. */
+  exclusive: boolean;
   /** The bytes of those tables' data: bigger tables' indexes take longer, so they go first. */
   bytes: number;
 }
@@ -303,10 +306,11 @@ function parallelItems(toc: readonly TocEntry[], blocks: readonly DataBlock[], s
     byTable.set(t, [...(byTable.get(t) ?? []), e.dumpId]);
   }
   const postItems: PostItem[] = [];
+  const exclusive = (ids: number[]): boolean => ids.some((id) => byId.get(id)?.desc !== 'INDEX');
   for (const [t, ids] of byTable) {
     const bytes = tableBytes.get(t)!;
-    if (bytes < groupPostDataBelowBytes) postItems.push({ dumpIds: ids, tables: [t], bytes });
-    else for (const id of ids) postItems.push({ dumpIds: [id], tables: [t], bytes });
+    if (bytes < groupPostDataBelowBytes) postItems.push({ dumpIds: ids, tables: [t], exclusive: exclusive(ids), bytes });
+    else for (const id of ids) postItems.push({ dumpIds: [id], tables: [t], exclusive: exclusive([id]), bytes });
   }
   postItems.sort((x, y) => y.bytes - x.bytes);
   return { dataItems, postItems };

@@ -1,11 +1,12 @@
 /** The parallel restore's schedule with runners that only record and wait: biggest ready item first, a table's
- *  indexes never before its data, a free worker builds indexes while another still loads, a failure stops it. */
+ *  indexes never before its data, a free worker builds indexes while another still loads, an ALTER TABLE never
+ *  beside another item on its table, a failure stops it. */
 import { describe, expect, it } from 'vitest';
 import type { DataItem, PostItem } from './restore-plan.ts';
 import { runRestoreItems } from './restore-schedule.ts';
 
 const data = (table: number, bytes: number): DataItem => ({ dumpIds: [100 + table], ranges: [{ offset: table * 1000, length: bytes }], bytes, tables: [table] });
-const post = (id: number, table: number, bytes: number): PostItem => ({ dumpIds: [id], tables: [table], bytes });
+const post = (id: number, table: number, bytes: number, exclusive = false): PostItem => ({ dumpIds: [id], tables: [table], exclusive, bytes });
 
 /** Runs the schedule with each item taking `ms[dumpId]` (default 1) of a fake clock; returns start and end times. */
 async function simulate(dataItems: DataItem[], postItems: PostItem[], jobs: number, ms: Record<number, number>, failOn?: number) {
@@ -54,6 +55,22 @@ describe('runRestoreItems', () => {
     for (const p of posts) expect(at(p.dumpIds[0]!).start).toBeGreaterThanOrEqual(at(100 + p.tables[0]!).end);
     // Never more than two at once.
     for (const t of log.map((l) => l.start)) expect(log.filter((l) => l.start <= t && l.end > t).length).toBeLessThanOrEqual(2);
+  });
+
+  it('runs index builds on one table side by side, but an item that alters the table alone', async () => {
+    // Table 1's primary key (exclusive, the biggest ready item) and two indexes; table 2 small, loaded later.
+    const items = [data(1, 1000), data(2, 10)];
+    const posts = [post(11, 1, 1000, true), post(12, 1, 1000), post(13, 1, 1000), post(21, 2, 10)];
+    const { log, done } = await simulate(items, posts, 2, { 101: 2, 102: 3, 11: 3, 12: 2, 13: 2, 21: 1 });
+    await done;
+    const at = (id: number) => log.find((l) => l.id === id)!;
+    // t 2: table 1 is in; worker A takes the key. Worker B (free at 3) skips the indexes of table 1, whose key is
+    // being added, and builds table 2's; the two indexes of table 1 then run side by side after the key.
+    expect(at(11)).toMatchObject({ start: 2, end: 5 });
+    expect(at(21)).toMatchObject({ start: 3, end: 4 });
+    expect(at(12).start).toBe(5);
+    expect(at(13).start).toBe(5);
+    for (const p of [12, 13]) expect(at(p).start).toBeGreaterThanOrEqual(at(11).end);
   });
 
   it('runs everything with one worker too, and an empty plan at once', async () => {

@@ -1,6 +1,8 @@
 /** The schedule of a parallel restore: `jobs` workers take the next ready item, biggest first. Data items are ready
  *  from the start; a post item (a table's indexes and keys) becomes ready once the data of all its tables is in.
- *  As in pg_restore -j, a worker with no data left builds indexes instead of idling while another still loads.
+ *  As in pg_restore -j, a worker with no data left builds indexes instead of idling while another still loads, and
+ *  an item that alters a table never runs beside another item on that table (its lock would make one of them
+ *  wait, holding a worker).
  *  After a failure no new item starts; the items running finish, then the first error is thrown. No I/O of its own:
  *  the runners do the work. */
 import type { DataItem, PostItem } from './restore-plan.ts';
@@ -15,6 +17,10 @@ export async function runRestoreItems(
   const waiting = [...postItems];
   const ready: ({ kind: 'data'; item: DataItem } | { kind: 'post'; item: PostItem })[] = dataItems.map((item) => ({ kind: 'data' as const, item }));
   const idle: (() => void)[] = [];
+  /** Post items running, for the lock rule. */
+  const running = new Set<PostItem>();
+  const conflicts = (p: PostItem): boolean =>
+    [...running].some((r) => (r.exclusive || p.exclusive) && r.tables.some((t) => p.tables.includes(t)));
   let loading = 0;
   let failure: { err: unknown } | undefined;
   const release = (): void => {
@@ -29,12 +35,13 @@ export async function runRestoreItems(
   const worker = async (): Promise<void> => {
     for (;;) {
       if (failure) return;
-      const next = ready.shift();
-      if (!next) {
-        if (loading === 0) return;
+      const at = ready.findIndex((r) => r.kind === 'data' || !conflicts(r.item));
+      if (at < 0) {
+        if (loading === 0 && running.size === 0) return;
         await new Promise<void>((resolve) => idle.push(resolve));
         continue;
       }
+      const next = ready.splice(at, 1)[0]!;
       try {
         if (next.kind === 'data') {
           loading++;
@@ -44,7 +51,14 @@ export async function runRestoreItems(
             loading--;
           }
           for (const t of next.item.tables) loaded.add(t);
-        } else await run.post(next.item);
+        } else {
+          running.add(next.item);
+          try {
+            await run.post(next.item);
+          } finally {
+            running.delete(next.item);
+          }
+        }
       } catch (err) {
         failure ??= { err };
       }
