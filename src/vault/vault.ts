@@ -56,7 +56,11 @@ export interface VaultCreateOptions extends VaultOpenOptions {
   chunker?: ChunkerParams;
 }
 
-const loadWindowBytes = 24 * 1024 * 1024;
+/** A load fetches up to 4 chunks (and 16 MiB) ahead. On a 10 GiB load, 6 chunks ahead peaked at +126 MiB and 4 at
+ *  +110/+113 MiB, at the same speed (a 700 MB load 1.05–1.26 s either way, side by side): fewer chunks opening on
+ *  the workers at once leave less memory behind. The byte budget alone (24 or 16 MiB) changed nothing. */
+const loadWindowBytes = 16 * 1024 * 1024;
+const defaultLoadConcurrency = 4;
 
 export class Vault {
   readonly id: string;
@@ -72,7 +76,7 @@ export class Vault {
     this.#keyId = keyId;
     this.#kdf = kdf;
     this.#tuning = { ...defaultWriterTuning, ...opts.tuning };
-    this.#loadConcurrency = opts.loadConcurrency ?? 6;
+    this.#loadConcurrency = opts.loadConcurrency ?? defaultLoadConcurrency;
   }
 
   static async create(backend: StorageBackend, opts: VaultCreateOptions): Promise<Vault> {
