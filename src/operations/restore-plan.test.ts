@@ -54,11 +54,8 @@ describe('planRestore', () => {
     expect(plan.selected).toEqual(toc.filter((e) => e !== enc).map((e) => e.dumpId));
     expect(plan.keepOwners).toBe(true);
     expect(plan.skipped).toEqual([]);
-    expect(plan.parallel.dataItems.flatMap((i) => i.ranges)).toEqual([
-      { offset: 1000, length: 500 },
-      { offset: 1500, length: 300 },
-      { offset: 1800, length: 250 },
-    ]);
+    // Three small tables: one data item, their blocks in one range.
+    expect(plan.parallel.dataItems.flatMap((i) => i.ranges)).toEqual([{ offset: 1000, length: 1050 }]);
   });
 
   it('skips ACLs granting to missing roles, reports them, and drops ownership for a non-superuser', () => {
@@ -104,34 +101,44 @@ describe('planRestore', () => {
     expect(() => planRestore({ toc, blocks, selection: { tables: ['shop.nope'] }, targetIsSuperuser: true })).toThrow(/table "shop"."nope"/);
   });
 
-  it('cuts a parallel restore into data items, largest first, and post items that wait for their table', () => {
-    const plan = planRestore({ toc, blocks, targetIsSuperuser: true });
+  const MiB = 1024 * 1024;
+  const sized: DataBlock[] = [
+    { dumpId: ordersData.dumpId, kind: 'data', offset: 1000, lengthBytes: 20 * MiB },
+    { dumpId: customersData.dumpId, kind: 'data', offset: 1000 + 20 * MiB, lengthBytes: 10 * MiB },
+    { dumpId: otherData.dumpId, kind: 'data', offset: 1000 + 30 * MiB, lengthBytes: 1000 },
+  ];
+
+  it('cuts a parallel restore into data items, largest first, small tables together, and post items that wait for their table', () => {
+    const plan = planRestore({ toc, blocks: sized, targetIsSuperuser: true });
     const { dataItems, postItems } = plan.parallel;
-    expect(dataItems.map((i) => i.dumpIds)).toEqual([[ordersData.dumpId], [customersData.dumpId], [otherData.dumpId], [seqSet.dumpId]]);
-    expect(dataItems.map((i) => i.tables)).toEqual([[orders.dumpId], [customers.dumpId], [other.dumpId], []]);
-    expect(dataItems[0]!.ranges).toEqual([{ offset: 1000, length: 500 }]);
-    expect(dataItems[3]!.ranges).toEqual([]);
+    // orders and customers alone; the small audit table with the entries that have no block, in archive order.
+    expect(dataItems.map((i) => i.dumpIds)).toEqual([[ordersData.dumpId], [customersData.dumpId], [seqSet.dumpId, otherData.dumpId]]);
+    expect(dataItems.map((i) => i.tables)).toEqual([[orders.dumpId], [customers.dumpId], [other.dumpId]]);
+    expect(dataItems[2]!.ranges).toEqual([{ offset: 1000 + 30 * MiB, length: 1000 }]);
     // The primary key of orders waits for orders only; the foreign key spans two tables: the final phase's.
-    expect(postItems).toEqual([{ dumpIds: [pk.dumpId], tables: [orders.dumpId], exclusive: true, bytes: 500 }]);
-    expect(renderRestoreList(dataItems[0]!.dumpIds, toc)).toBe(`${ordersData.dumpId}; TABLE DATA orders\n`);
+    expect(postItems).toEqual([{ dumpIds: [pk.dumpId], tables: [orders.dumpId], exclusive: true, bytes: 20 * MiB }]);
+    expect(renderRestoreList(dataItems[2]!.dumpIds, toc)).toBe(`${seqSet.dumpId}; SEQUENCE SET orders_id_seq\n${otherData.dumpId}; TABLE DATA audit\n`);
   });
 
-  it('builds the indexes and keys of a small table in one item, of a large table one item each, bigger tables first', () => {
+  it('builds the indexes and keys of a big table one item each, of a mid-sized table in one item, of all small tables in one', () => {
     const big = entry('TABLE', 'big', 'shop', { dependencies: [schema.dumpId] });
     const bigData = entry('TABLE DATA', 'big', 'shop', { dependencies: [big.dumpId] });
     const bigPk = entry('CONSTRAINT', 'big big_pkey', 'shop', { dependencies: [big.dumpId] });
-    const bigIdx = entry('INDEX', 'big_kind_idx', 'shop', { dependencies: [big.dumpId] });
+    // pg_dump names the table once per indexed column: still an index of one table.
+    const bigIdx = entry('INDEX', 'big_kind_idx', 'shop', { dependencies: [big.dumpId, big.dumpId] });
     const ordersIdx = entry('INDEX', 'orders_at_idx', 'shop', { dependencies: [orders.dumpId] });
+    const otherIdx = entry('INDEX', 'audit_at_idx', 'public', { dependencies: [other.dumpId] });
     const plan = planRestore({
-      toc: [...toc, big, bigData, bigPk, bigIdx, ordersIdx],
-      blocks: [...blocks, { dumpId: bigData.dumpId, kind: 'data', offset: 2050, lengthBytes: 40 << 20 }],
+      toc: [...toc, big, bigData, bigPk, bigIdx, ordersIdx, otherIdx],
+      blocks: [...sized, { dumpId: bigData.dumpId, kind: 'data', offset: 2000 + 30 * MiB, lengthBytes: 80 * MiB }],
       targetIsSuperuser: true,
     });
     expect(plan.parallel.dataItems[0]!.dumpIds).toEqual([bigData.dumpId]);
     expect(plan.parallel.postItems).toEqual([
-      { dumpIds: [bigPk.dumpId], tables: [big.dumpId], exclusive: true, bytes: 40 << 20 },
-      { dumpIds: [bigIdx.dumpId], tables: [big.dumpId], exclusive: false, bytes: 40 << 20 },
-      { dumpIds: [pk.dumpId, ordersIdx.dumpId], tables: [orders.dumpId], exclusive: true, bytes: 500 },
+      { dumpIds: [bigPk.dumpId], tables: [big.dumpId], exclusive: true, bytes: 80 * MiB },
+      { dumpIds: [bigIdx.dumpId], tables: [big.dumpId], exclusive: false, bytes: 80 * MiB },
+      { dumpIds: [pk.dumpId, ordersIdx.dumpId], tables: [orders.dumpId], exclusive: true, bytes: 20 * MiB },
+      { dumpIds: [otherIdx.dumpId], tables: [other.dumpId], exclusive: false, bytes: 1000 },
     ]);
   });
 });

@@ -47,9 +47,13 @@ export interface PostItem {
   bytes: number;
 }
 
-/** Indexes and keys of a table with less data than this are built in one pg_restore run (a run costs a process
- *  and a connection); a larger table's are built one per run, so that free workers share them. */
-const groupPostDataBelowBytes = 16 * 1024 * 1024;
+/** Tables with less data than this are loaded together in one pg_restore run, and their indexes and keys built
+ *  together in one more: each run costs 45–80 ms of a worker's time here (process, TOC, connection), and a
+ *  scale-100 fixture restore had 36 of them. */
+const smallTableBytes = 8 * 1024 * 1024;
+/** The indexes and keys of a table with at least this much data are built one per run, so that free workers share
+ *  them; a smaller table's go in one run. */
+const splitPostDataFromBytes = 64 * 1024 * 1024;
 
 export interface RestorePlan {
   /** Entries to restore, in TOC order: the -L list of every phase. */
@@ -277,41 +281,61 @@ function tokenize(sql: string): Token[] {
   return out;
 }
 
-/** The data items (one per block, largest first, plus one for the data entries without a block) and the post
- *  items of a parallel restore. */
+/** The data items (one per table with `smallTableBytes` of data or more, largest first, and one for all smaller
+ *  tables and the data entries without a block) and the post items of a parallel restore. */
 function parallelItems(toc: readonly TocEntry[], blocks: readonly DataBlock[], selected: Set<number>): RestorePlan['parallel'] {
   const byId = new Map(toc.map((e) => [e.dumpId, e]));
   const blockById = new Map(blocks.map((b) => [b.dumpId, b]));
   const dataEntries = toc.filter((e) => e.section === 'data' && selected.has(e.dumpId));
-  const tablesOf = (e: TocEntry): number[] => (e.desc === 'TABLE DATA' ? e.dependencies.filter((d) => byId.get(d)?.desc === 'TABLE') : []);
-  const dataItems: DataItem[] = dataEntries
-    .filter((e) => blockById.has(e.dumpId))
-    .map((e) => {
-      const b = blockById.get(e.dumpId)!;
-      return { dumpIds: [e.dumpId], ranges: [{ offset: b.offset, length: b.lengthBytes }], bytes: b.lengthBytes, tables: tablesOf(e) };
-    })
-    .sort((x, y) => y.bytes - x.bytes || x.ranges[0]!.offset - y.ranges[0]!.offset);
-  const noBlock = dataEntries.filter((e) => !blockById.has(e.dumpId));
-  if (noBlock.length > 0) dataItems.push({ dumpIds: noBlock.map((e) => e.dumpId), ranges: [], bytes: 0, tables: noBlock.flatMap(tablesOf) });
-
-  // Post-data entries on tables whose data some item loads, by table.
+  const tablesOf = (e: TocEntry): number[] => (e.desc === 'TABLE DATA' ? [...new Set(e.dependencies)].filter((d) => byId.get(d)?.desc === 'TABLE') : []);
+  const dataItems: DataItem[] = [];
+  const small: TocEntry[] = [];
+  for (const e of dataEntries) {
+    const b = blockById.get(e.dumpId);
+    if (b && b.lengthBytes >= smallTableBytes) {
+      dataItems.push({ dumpIds: [e.dumpId], ranges: [{ offset: b.offset, length: b.lengthBytes }], bytes: b.lengthBytes, tables: tablesOf(e) });
+    } else small.push(e);
+  }
   const tableBytes = new Map<number, number>();
-  for (const item of dataItems) for (const t of item.tables) tableBytes.set(t, (tableBytes.get(t) ?? 0) + item.bytes / item.tables.length);
+  for (const item of dataItems) for (const t of item.tables) tableBytes.set(t, item.bytes);
+  let smallItem: DataItem | undefined;
+  if (small.length > 0) {
+    // pg_restore reads a stream front to back: the blocks in archive order (entries without a block first).
+    const ordered = [...small].sort((x, y) => (blockById.get(x.dumpId)?.offset ?? -1) - (blockById.get(y.dumpId)?.offset ?? -1));
+    const ranges: DataItem['ranges'] = [];
+    for (const e of ordered) {
+      const b = blockById.get(e.dumpId);
+      if (!b) continue;
+      const last = ranges[ranges.length - 1];
+      if (last && last.offset + last.length === b.offset) last.length += b.lengthBytes;
+      else ranges.push({ offset: b.offset, length: b.lengthBytes });
+      for (const t of tablesOf(e)) tableBytes.set(t, b.lengthBytes);
+    }
+    smallItem = { dumpIds: ordered.map((e) => e.dumpId), ranges, bytes: ranges.reduce((n, r) => n + r.length, 0), tables: ordered.flatMap(tablesOf) };
+    dataItems.push(smallItem);
+  }
+  dataItems.sort((x, y) => y.bytes - x.bytes || (x.ranges[0]?.offset ?? 0) - (y.ranges[0]?.offset ?? 0));
+
+  // Post-data entries on exactly one table whose data an item loads (pg_dump names a table once per indexed column).
   const byTable = new Map<number, number[]>();
+  const ofSmall: number[] = [];
+  const smallTables = new Set(smallItem?.tables ?? []);
   for (const e of toc) {
     if (e.section !== 'post-data' || !workerLocalDescs.has(e.desc) || !selected.has(e.dumpId)) continue;
-    const rels = e.dependencies.map((d) => byId.get(d)).filter((d) => d !== undefined && relationDescs.has(d.desc));
-    if (rels.length !== 1 || !tableBytes.has(rels[0]!.dumpId)) continue;
-    const t = rels[0]!.dumpId;
-    byTable.set(t, [...(byTable.get(t) ?? []), e.dumpId]);
+    const rels = [...new Set(e.dependencies)].filter((d) => relationDescs.has(byId.get(d)?.desc ?? ''));
+    if (rels.length !== 1 || !tableBytes.has(rels[0]!)) continue;
+    const t = rels[0]!;
+    if (smallTables.has(t)) ofSmall.push(e.dumpId);
+    else byTable.set(t, [...(byTable.get(t) ?? []), e.dumpId]);
   }
-  const postItems: PostItem[] = [];
   const exclusive = (ids: number[]): boolean => ids.some((id) => byId.get(id)?.desc !== 'INDEX');
+  const postItems: PostItem[] = [];
   for (const [t, ids] of byTable) {
     const bytes = tableBytes.get(t)!;
-    if (bytes < groupPostDataBelowBytes) postItems.push({ dumpIds: ids, tables: [t], exclusive: exclusive(ids), bytes });
+    if (bytes < splitPostDataFromBytes) postItems.push({ dumpIds: ids, tables: [t], exclusive: exclusive(ids), bytes });
     else for (const id of ids) postItems.push({ dumpIds: [id], tables: [t], exclusive: exclusive([id]), bytes });
   }
+  if (smallItem && ofSmall.length > 0) postItems.push({ dumpIds: ofSmall, tables: smallItem.tables, exclusive: exclusive(ofSmall), bytes: smallItem.bytes });
   postItems.sort((x, y) => y.bytes - x.bytes);
   return { dataItems, postItems };
 }

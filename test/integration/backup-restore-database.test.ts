@@ -75,6 +75,9 @@ beforeAll(async () => {
        FROM generate_series(1, 5000) g;
      INSERT INTO public.notes SELECT g, repeat('note ', g % 20) FROM generate_series(1, 300) g;
      INSERT INTO public.big SELECT g, md5(g::text) || repeat(md5((g * 7)::text), 3) FROM generate_series(1, 150000) g;
+     -- ~21 MB: its own data item in a parallel restore, and a post item (a key and a two-column index) built once it is in.
+     ALTER TABLE public.big ADD CONSTRAINT big_pkey PRIMARY KEY (id);
+     CREATE INDEX big_id_filler ON public.big (id, left(filler, 8));
      GRANT USAGE ON SCHEMA shop TO reader;
      GRANT SELECT ON shop.orders TO reader;
      COMMENT ON TABLE shop.orders IS 'orders placed';`,
@@ -224,6 +227,16 @@ describe('runRestore into a newer major as a CREATEDB role', () => {
     const report = await runRestore(vault, backup.manifest.id as ManifestId, 'shopdb', dstCfg, { newDatabase: 'parallel', jobs: 2, clients });
     expect(report.mode).toBe('parallel');
     expect(await summary(dst, 'parallel')).toEqual(expected);
+    // The big table (its own data item) gets its key and two-column index from its post item: both there and valid.
+    const idx = await dst.query<{ indexname: string; valid: boolean }>(
+      `SELECT c.relname AS indexname, i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = 'public.big'::regclass ORDER BY 1`,
+      [],
+      'parallel',
+    );
+    expect(idx).toEqual([
+      { indexname: 'big_id_filler', valid: true },
+      { indexname: 'big_pkey', valid: true },
+    ]);
   });
 
   it('restores from a spool file with plain pg_restore -j2 when asked', async () => {
