@@ -22,8 +22,8 @@ export interface SkippedEntry {
   missingRoles: string[];
 }
 
-/** One `pg_restore --section=data` run of a parallel restore: one table's data block (or the data entries that
- *  have none, such as SEQUENCE SET). */
+/** One `pg_restore --section=data` run of a parallel restore: one big table's data block, or the blocks of all small
+ *  tables with the data entries that have none (SEQUENCE SET …). */
 export interface DataItem {
   /** TOC entries it restores, in archive order. */
   dumpIds: number[];
@@ -35,7 +35,8 @@ export interface DataItem {
 }
 
 /** One `pg_restore --section=post-data` run of a parallel restore: indexes and non-foreign-key constraints of one
- *  table, ready as soon as that table's data is in (what pg_restore -j overlaps with other tables' loads). */
+ *  table (one of them, for a big table; all of them, for all small tables together), ready as soon as the data of
+ *  its tables is in (what pg_restore -j overlaps with other tables' loads). */
 export interface PostItem {
   dumpIds: number[];
   /** The TABLE entries whose data must be loaded first. */
