@@ -253,8 +253,8 @@ export async function runRestore(
     if (mode === 'serial') {
       const p = spawnPgRestore(cfg, { ...base, onProgress: (x) => opts.onProgress?.({ phase: 'all', bytes: x.bytes, currentTable: x.currentTable }) });
       // vault.load checks every chunk against its keyed id (IntegrityErrorChunkHashMismatch).
-      const data = vault.load(manifestId, pa.archiveEntry, { offset: tocBytes.length, length: pa.index.totalBytes - tocBytes.length });
-      bytesRead += (await feed(p, [loadToc, data], reblock)) - loadToc.length + tocBytes.length;
+      const data = vault.loadChunks(manifestId, pa.archiveEntry, { offset: tocBytes.length, length: pa.index.totalBytes - tocBytes.length });
+      bytesRead += (await feed(p, [loadToc, data], { reblock, vault })) - loadToc.length + tocBytes.length;
       log.push(...p.log);
     } else if (mode === 'spool') {
       const spoolFile = join(dir, 'archive.dump');
@@ -296,9 +296,12 @@ export async function runRestore(
   };
 }
 
-/** Streams the sources one after another into the tool's stdin, re-blocked when `reblock` says where the
- *  archive's data starts (reblock.ts), and waits for the tool. Returns the source bytes fed. */
-async function feed(p: PgToolProcess, sources: (AsyncIterable<unknown> | Buffer)[], reblock?: ReblockOptions): Promise<number> {
+/** Writes the sources one after another into the tool's stdin and waits for the tool; returns the source bytes fed.
+ *  The table data of an uncompressed archive is re-blocked on the way (reblock.ts) when `reblock` says where it
+ *  starts. Chunks lent by `vault` (loadChunks) go back to it once copied out or written, and the data blocks are
+ *  written again once the pipe has taken them: the feed allocates no memory per chunk (why: SpareBuffers in
+ *  vault-context.ts). */
+async function feed(p: PgToolProcess, sources: (AsyncIterable<Buffer> | Buffer)[], opts: { reblock?: ReblockOptions; vault?: Vault } = {}): Promise<number> {
   let n = 0;
   async function* concat(): AsyncGenerator<Buffer> {
     for (const s of sources) {
@@ -308,24 +311,65 @@ async function feed(p: PgToolProcess, sources: (AsyncIterable<unknown> | Buffer)
         continue;
       }
       for await (const b of s) {
-        n += (b as Buffer).length;
-        yield b as Buffer;
+        n += b.length;
+        yield b;
       }
     }
   }
-  // A byte stream with a small buffer: an object-mode Readable.from would queue 16 chunks (~16 MiB) per feed.
-  const src = Readable.from(reblock ? reblockArchive(concat(), reblock) : concat(), { objectMode: false, highWaterMark: 256 * 1024 });
-  const piping = pipeline(src, p.stdin as Writable);
-  // A tool that stops (failed, or done without needing the rest) must not leave the feed blocked on a full pipe.
+  const giveBack = (b: Buffer): void => opts.vault?.reuse(b);
+  const spareBlocks: Buffer[] = [];
+  const blocks = new WeakSet<ArrayBufferLike>();
+  const block = (bytes: number): Buffer => {
+    const spare = spareBlocks.pop();
+    const b = spare?.length === bytes ? spare : Buffer.allocUnsafeSlow(bytes);
+    blocks.add(b.buffer);
+    return b;
+  };
+  const items = opts.reblock ? reblockArchive(concat(), { ...opts.reblock, consumed: giveBack, block }) : concat();
+  const written = (b: Buffer): void => {
+    if (blocks.has(b.buffer)) {
+      if (spareBlocks.length < 4) spareBlocks.push(Buffer.from(b.buffer, 0, b.buffer.byteLength));
+    } else if (!opts.reblock) giveBack(b);
+  };
+  // A tool that stops (failed, or done without needing the rest) ends the feed: no more reading from the vault.
+  let stopped = false;
   p.done.then(
-    () => src.destroy(),
-    () => src.destroy(),
+    () => (stopped = true),
+    () => (stopped = true),
   );
-  const [piped, done] = await Promise.allSettled([piping, p.done]);
-  if (done.status === 'rejected') throw done.reason;
-  // pg_restore may exit 0 before reading blocks it was not asked for: the feed then ends early, which is fine.
+  const stdin = p.stdin;
+  const pump = async (): Promise<void> => {
+    try {
+      for await (const b of items) {
+        if (stopped || stdin.destroyed) break;
+        if (!stdin.write(b, (err) => err || written(b))) await drained(stdin);
+      }
+    } catch (err) {
+      stdin.destroy(); // the tool must not wait for the rest: it is stopped
+      throw err;
+    }
+    stdin.end();
+  };
+  const [piped, done] = await Promise.allSettled([pump(), p.done]);
+  // The feed's own failure (the vault could not give the data) is the cause; the tool was stopped because of it.
   if (piped.status === 'rejected' && !isPrematureClose(piped.reason)) throw piped.reason;
+  if (done.status === 'rejected') throw done.reason;
   return n;
+}
+
+/** Resolves when `w` may take more, or is gone (closed or failed: the caller then stops). */
+function drained(w: Writable): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      w.off('drain', done);
+      w.off('close', done);
+      w.off('error', done);
+      resolve();
+    };
+    w.on('drain', done);
+    w.on('close', done);
+    w.on('error', done);
+  });
 }
 
 function isPrematureClose(err: unknown): boolean {
@@ -375,9 +419,9 @@ async function restoreParallel(
     });
     // The workers share one read-ahead window's memory.
     async function* ranges(): AsyncGenerator<Buffer> {
-      for (const r of item.ranges) for await (const b of vault.load(manifestId, pa.archiveEntry, r, { aheadShare: 1 / ctx.jobs })) yield b as Buffer;
+      for (const r of item.ranges) yield* vault.loadChunks(manifestId, pa.archiveEntry, r, { aheadShare: 1 / ctx.jobs });
     }
-    bytes += (await feed(p, [loadToc, ranges()], ctx.reblock)) - loadToc.length + tocBytes.length;
+    bytes += (await feed(p, [loadToc, ranges()], { reblock: ctx.reblock, vault })) - loadToc.length + tocBytes.length;
     ctx.log.push(...p.log);
   };
   const runPost = async (item: PostItem): Promise<void> => {

@@ -4,7 +4,7 @@
  *  It must never pass a secret on the command line, and never leave a child or a password file behind. */
 import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
-import { PassThrough, Transform, type Readable, type TransformCallback, type Writable } from 'node:stream';
+import { PassThrough, Transform, Writable, type Readable, type TransformCallback } from 'node:stream';
 import { InternalErrorUnexpected, redact, registerSecret, UserErrorInvalidInput, type PgvaultError } from '../lib/index.ts';
 import type { PgClient, PgToolName } from './discover-clients.ts';
 import { errorLines, mapPgToolExit } from './map-pg-failure.ts';
@@ -34,7 +34,8 @@ export interface PgToolResult {
 /** A running tool. Read `stdout` (the dump) or write `stdin` (the archive to restore); backpressure reaches the
  *  child. `done` resolves when the tool exited 0 and its output was read; it rejects with a coded error mapped
  *  from stderr otherwise, with UserErrorPgToolCancelled after the signal aborted or kill() was called.
- *  Abandoning `stdout` or destroying `stdin` before the end kills the tool. `log` fills while it runs.
+ *  Abandoning `stdout` or destroying `stdin` before the end kills the tool. A write's callback on `stdin` comes once
+ *  the pipe to the tool has taken those bytes: the writer may then reuse the buffer. `log` fills while it runs.
  *  The spawn functions throw (coded, synchronously) when the tool cannot start: signal already aborted, client
  *  not executable, options refused. */
 export interface PgToolProcess {
@@ -202,31 +203,44 @@ export function spawnPgTool(a: SpawnPgToolArgs): PgToolProcess {
   let settleInput: (err?: Error) => void = () => undefined;
   child.stdin.on('error', () => undefined); // EPIPE when the tool exits first: its exit status tells why
   if (a.useStdin) {
-    const counter = new Transform({
-      transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
+    let inputEnded = false;
+    let discard = false;
+    /** A write the pipe refused (EPIPE: the tool exited first) waits for the tool's exit status (settleInput). */
+    let refused: (() => void) | undefined;
+    const input = new Writable({
+      highWaterMark: 256 * 1024,
+      write(chunk: Buffer, _enc, cb) {
         bytes += chunk.length;
         if (a.onProgress && bytes - reported >= progressEveryBytes) progress();
-        cb(null, chunk);
+        if (discard) return cb();
+        // Called back once the pipe has the bytes (not when they are queued): the writer's buffer is free then.
+        child.stdin.write(chunk, (err) => {
+          if (!err || discard) return cb();
+          refused = () => cb();
+        });
+      },
+      final(cb) {
+        inputEnded = true;
+        child.stdin.end();
+        cb();
       },
     });
-    let inputEnded = false;
-    counter.on('end', () => (inputEnded = true));
-    counter.on('close', () => {
+    input.on('close', () => {
       if (!inputEnded && !exited) {
         abandoned = true;
         terminate();
       }
     });
-    counter.on('error', () => undefined); // the failure also rejects `done`
-    counter.pipe(child.stdin);
-    stdin = counter;
+    input.on('error', () => undefined); // the failure also rejects `done`
+    stdin = input;
     // Once the tool has exited, a writer still writing must not wait forever on backpressure: after success
     // (pg_restore --list reads only the header and TOC) the rest is discarded; after a failure the stream fails.
     settleInput = (err) => {
-      if (inputEnded || counter.destroyed) return;
-      if (err) return void counter.destroy(err);
-      counter.unpipe(child.stdin);
-      counter.resume();
+      if (inputEnded || input.destroyed) return;
+      if (err) return void input.destroy(err);
+      discard = true;
+      refused?.();
+      refused = undefined;
     };
   } else {
     child.stdin.end();

@@ -92,6 +92,40 @@ describe('Vault save and load', () => {
     expect((await collect(vault.load(info.id, undefined, { offset: 1000, length: 150_000 }, { aheadShare: 0.5 }))).equals(data.subarray(1000, 151_000))).toBe(true);
   });
 
+  it('lends chunks: those given back take later chunks, with the same bytes as load(); foreign buffers are ignored', async () => {
+    const { vault } = await newVault();
+    const data = seededBytes(600 * 1024, 'lend');
+    const info = await vault.save(streamOf(data), {});
+    const foreign = Buffer.alloc(2 * 1024 * 1024);
+    vault.reuse(foreign);
+    const lend = async (range?: { offset: number; length: number }): Promise<{ bytes: Buffer; buffers: ArrayBufferLike[] }> => {
+      const parts: Buffer[] = [];
+      const buffers: ArrayBufferLike[] = [];
+      for await (const c of vault.loadChunks(info.id, undefined, range)) {
+        parts.push(Buffer.from(c));
+        buffers.push(c.buffer);
+        c.fill(0x5a); // what the next user of the buffer would do: nothing read later may see it
+        vault.reuse(c);
+      }
+      return { bytes: Buffer.concat(parts), buffers };
+    };
+    const all = await lend();
+    expect(all.bytes.equals(data)).toBe(true);
+    expect(all.buffers.length).toBeGreaterThan(20);
+    // A buffer given back travels to a worker for a later chunk (it is detached here: zero bytes long); only the
+    // last few, given back after the last chunk was read, are still here. The foreign buffer was never taken.
+    expect(all.buffers.slice(0, -6).every((b) => b.byteLength === 0)).toBe(true);
+    expect(foreign.buffer.byteLength).toBe(2 * 1024 * 1024);
+    const part = await lend({ offset: 12_345, length: 400_000 });
+    expect(part.bytes.equals(data.subarray(12_345, 412_345))).toBe(true);
+    // Chunks kept by the caller stay as they are.
+    const kept: Buffer[] = [];
+    for await (const c of vault.loadChunks(info.id)) kept.push(c);
+    expect(Buffer.concat(kept).equals(data)).toBe(true);
+    await lend();
+    expect(Buffer.concat(kept).equals(data)).toBe(true);
+  });
+
   it('writes several entries of one manifest concurrently, and nothing is visible before commit', async () => {
     const { vault, backend } = await newVault();
     const a = seededBytes(150 * 1024, 'a');

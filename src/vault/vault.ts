@@ -211,9 +211,26 @@ export class Vault {
    *  (0–1, default 1) is the part of the read-ahead window this load may use: several loads running at once
    *  (a parallel restore) share one window's memory. */
   load(id: ManifestId, entryName?: string, range?: { offset: number; length: number }, opts: { aheadShare?: number } = {}): Readable {
-    const share = Math.min(1, Math.max(0, opts.aheadShare ?? 1));
-    const ahead = { chunks: Math.max(1, Math.round(this.#loadConcurrency * share)), bytes: Math.round(loadWindowBytes * share) };
-    return Readable.from(this.#loadChunks(id, entryName, range, ahead), { objectMode: false, highWaterMark: 1024 * 1024 });
+    return Readable.from(this.#loadChunks(id, entryName, range, this.#ahead(opts.aheadShare), false), { objectMode: false, highWaterMark: 1024 * 1024 });
+  }
+
+  /** The chunks of an entry (or a byte range of it) in order, checked as load() checks them, lent: a consumer
+   *  gives each back with reuse() once nothing reads it any more, and the next chunks are decompressed into the
+   *  buffers given back. A load that does so allocates no memory per chunk (SpareBuffers in vault-context.ts). */
+  loadChunks(id: ManifestId, entryName?: string, range?: { offset: number; length: number }, opts: { aheadShare?: number } = {}): AsyncGenerator<Buffer> {
+    return this.#loadChunks(id, entryName, range, this.#ahead(opts.aheadShare), true);
+  }
+
+  /** Gives back a chunk from loadChunks (or a part of one): its buffer takes a later chunk, so the caller must
+   *  not read it, nor anything sharing its memory, afterwards. Other buffers are ignored. */
+  reuse(chunk: Buffer): void {
+    if (chunk.buffer instanceof ArrayBuffer) this.#ctx.spares.give(chunk.buffer);
+  }
+
+  /** The read-ahead window of a load that may use `share` (0–1) of it. */
+  #ahead(share = 1): { chunks: number; bytes: number } {
+    const s = Math.min(1, Math.max(0, share));
+    return { chunks: Math.max(1, Math.round(this.#loadConcurrency * s)), bytes: Math.round(loadWindowBytes * s) };
   }
 
   async *#loadChunks(
@@ -221,6 +238,7 @@ export class Vault {
     entryName: string | undefined,
     range: { offset: number; length: number } | undefined,
     ahead: { chunks: number; bytes: number },
+    lend: boolean,
   ): AsyncGenerator<Buffer> {
     const m = await this.readManifest(id);
     const entry = entryName === undefined ? (m.entries.length === 1 ? m.entries[0] : undefined) : m.entries.find((e) => e.name === entryName);
@@ -250,7 +268,7 @@ export class Vault {
     const fill = (): void => {
       while (next < chunks.length && window.length < ahead.chunks && (window.length === 0 || windowBytes + chunks[next]!.length <= ahead.bytes)) {
         const ref = chunks[next++]!;
-        const data = this.#ctx.readChunk(ref.id);
+        const data = this.#ctx.readChunk(ref.id, lend);
         data.catch(() => undefined); // awaited in order below
         window.push({ ref, data });
         windowBytes += ref.length;

@@ -267,6 +267,24 @@ describe('runRestore into a newer major as a CREATEDB role', () => {
     expect(await dst.query(`SELECT 1 FROM pg_database WHERE datname = 'cancelled'`)).toEqual([]);
   });
 
+  it('fails with the integrity error of a damaged chunk met mid-restore, serially and with -j2, and drops the database', async () => {
+    for (const jobs of [1, 2]) {
+      const faulty = new FaultyBackend(new FilesystemBackend(vaultDir));
+      const damaged = await Vault.open(faulty, { passphrase: 'correct horse battery' });
+      // Pack reads 1-2 are the archive index and the TOC; a later one is table data.
+      faulty.inject({ verb: 'get', key: 'data/', nth: 6, fault: { kind: 'flip', atByte: 40, bit: 3 } });
+      try {
+        const err = await runRestore(damaged, backup.manifest.id as ManifestId, 'shopdb', dstCfg, { newDatabase: `damaged_${jobs}`, jobs, clients }).catch((e: unknown) => e);
+        expect(faulty.fired).toBe(1);
+        expect((err as { code?: string }).code).toBe('IntegrityErrorAuthenticationFailed');
+        expect((err as { hint?: string }).hint).toBeTruthy();
+        expect(await dst.query(`SELECT 1 FROM pg_database WHERE datname = $1`, [`damaged_${jobs}`])).toEqual([]);
+      } finally {
+        await damaged.close();
+      }
+    }
+  });
+
   it('restores chosen tables (with their sequences, indexes and constraints) into a new database', async () => {
     await runRestore(vault, backup.manifest.id as ManifestId, 'shopdb', dstCfg, { newDatabase: 'only_customers', tables: ['shop.customers'], jobs: 2, clients });
     const got = await summary(dst, 'only_customers');

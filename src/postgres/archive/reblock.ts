@@ -17,27 +17,39 @@ import { IntegrityErrorArchiveMalformed } from './archive-reader.ts';
 class Input {
   #it: AsyncIterator<Buffer | Uint8Array>;
   #rest: Buffer | undefined;
+  /** The source buffer `buf` is a view of; undefined when `buf` was joined here. */
+  #bufSource: Buffer | undefined;
+  #restSource: Buffer | undefined;
   buf: Buffer = Buffer.alloc(0);
   pos = 0;
   done = false;
 
-  constructor(source: AsyncIterable<Buffer | Uint8Array>) {
+  constructor(
+    source: AsyncIterable<Buffer | Uint8Array>,
+    readonly consumed?: (b: Buffer) => void,
+  ) {
     this.#it = source[Symbol.asyncIterator]();
+  }
+
+  /** Source buffer `b` is no longer read (its bytes were copied out). */
+  #done(b: Buffer | undefined): void {
+    if (b) this.consumed?.(b);
   }
 
   get available(): number {
     return this.buf.length - this.pos;
   }
 
-  async #next(): Promise<Buffer | undefined> {
+  async #next(): Promise<{ buf: Buffer; source: Buffer } | undefined> {
     const rest = this.#rest;
     if (rest) {
       this.#rest = undefined;
-      return rest;
+      return { buf: rest, source: this.#restSource! };
     }
     const r = await this.#it.next();
     if (r.done) return undefined;
-    return Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength);
+    const buf = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength);
+    return { buf, source: buf };
   }
 
   /** Makes at least `n` bytes readable at `pos` (fewer only at the end of the stream). */
@@ -49,17 +61,26 @@ class Input {
         break;
       }
       if (this.available === 0) {
-        this.buf = next;
+        this.#done(this.#bufSource);
+        this.buf = next.buf;
+        this.#bufSource = next.source;
       } else {
-        const take = Math.min(next.length, n - this.available);
-        this.buf = Buffer.concat([this.buf.subarray(this.pos), next.subarray(0, take)]);
-        if (take < next.length) this.#rest = next.subarray(take);
+        const take = Math.min(next.buf.length, n - this.available);
+        this.buf = Buffer.concat([this.buf.subarray(this.pos), next.buf.subarray(0, take)]);
+        this.#done(this.#bufSource);
+        this.#bufSource = undefined;
+        if (take < next.buf.length) {
+          this.#rest = next.buf.subarray(take);
+          this.#restSource = next.source;
+        } else this.#done(next.source);
       }
       this.pos = 0;
     }
   }
 
   async close(): Promise<void> {
+    this.#done(this.#bufSource);
+    this.#bufSource = undefined;
     await this.#it.return?.();
   }
 }
@@ -70,11 +91,24 @@ export interface ReblockOptions {
   intSize: number;
 }
 
+/** How a caller that recycles memory takes part: it learns when a source buffer is no longer read, and it may
+ *  supply the buffers of the table data blocks (each yielded block is a view of one of them). */
+export interface ReblockBuffers {
+  /** Called once per source buffer when every byte of it has been copied out. */
+  consumed?: (source: Buffer) => void;
+  /** A buffer of exactly `bytes` for the next data block (one given back earlier); by default a new one. */
+  block?: (bytes: number) => Buffer;
+}
+
 /** Yields the archive with each table's data in chunks of about `targetBytes`. */
-export async function* reblockArchive(source: AsyncIterable<Buffer | Uint8Array>, opts: ReblockOptions & { targetBytes?: number }): AsyncGenerator<Buffer> {
+export async function* reblockArchive(
+  source: AsyncIterable<Buffer | Uint8Array>,
+  opts: ReblockOptions & ReblockBuffers & { targetBytes?: number },
+): AsyncGenerator<Buffer> {
   const target = opts.targetBytes ?? 256 * 1024;
   const intBytes = 1 + opts.intSize;
-  const input = new Input(source);
+  const input = new Input(source, opts.consumed);
+  const newBlock = (): Buffer => opts.block?.(intBytes + target) ?? Buffer.allocUnsafe(intBytes + target);
   const malformed = (why: string): IntegrityErrorArchiveMalformed => new IntegrityErrorArchiveMalformed(why);
   const readInt = (): number => {
     const b = input.buf;
@@ -148,7 +182,7 @@ export async function* reblockArchive(source: AsyncIterable<Buffer | Uint8Array>
       }
 
       // Table data: chunks joined into `target`-sized ones, each [int length][bytes], then the zero length.
-      let out = Buffer.allocUnsafe(intBytes + target);
+      let out = newBlock();
       let used = intBytes;
       const cap = intBytes + target;
       for (;;) {
@@ -189,7 +223,7 @@ export async function* reblockArchive(source: AsyncIterable<Buffer | Uint8Array>
           if (used === cap) {
             writeInt(out, 0, used - intBytes);
             yield out;
-            out = Buffer.allocUnsafe(intBytes + target);
+            out = newBlock();
             used = intBytes;
           }
         }

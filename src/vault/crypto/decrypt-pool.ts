@@ -17,12 +17,12 @@ const key = Buffer.from(workerData.key);
 const idKey = Buffer.from(workerData.idKey);
 const dec = new Decompressor();
 ${youngGcWorkerSource}
-function reply(id, plain) {
-  const own = plain.byteOffset === 0 && plain.byteLength === plain.buffer.byteLength;
+function reply(id, plain, into) {
+  const own = plain.buffer === into || (plain.byteOffset === 0 && plain.byteLength === plain.buffer.byteLength);
   parentPort.postMessage({ id, ok: true, plain }, own ? [plain.buffer] : []);
 }
 parentPort.on('message', (m) => {
-  youngGc(m.env.byteLength + (m.rawLength || 0));
+  youngGc(m.env.byteLength + (m.into ? 0 : m.rawLength || 0));
   const env = Buffer.from(m.env.buffer, m.env.byteOffset, m.env.byteLength);
   let plain;
   try {
@@ -41,9 +41,11 @@ parentPort.on('message', (m) => {
   try {
     const codec = plain[0];
     const payload = plain.subarray(1);
-    if (codec === 0) chunk = payload;
+    // The caller's spare buffer (m.into, moved here) takes the chunk when it is large enough: no allocation.
+    const into = m.into && m.into.byteLength >= m.rawLength ? Buffer.from(m.into, 0, m.rawLength) : undefined;
+    if (codec === 0) chunk = into && payload.length === m.rawLength ? (payload.copy(into), into) : payload;
     else if (codec === 1) {
-      chunk = Buffer.allocUnsafeSlow(m.rawLength);
+      chunk = into || Buffer.allocUnsafeSlow(m.rawLength);
       const n = dec.dctx.decompress(chunk, payload);
       if (n !== m.rawLength) chunk = chunk.subarray(0, n);
     } else throw new Error('unknown compression codec id ' + codec);
@@ -55,7 +57,7 @@ parentPort.on('message', (m) => {
     parentPort.postMessage({ id: m.id, ok: false, kind: 'hash' });
     return;
   }
-  reply(m.id, chunk);
+  reply(m.id, chunk, m.into);
 });
 `;
 
@@ -77,10 +79,11 @@ export class DecryptPool {
 
   /** Opens a chunk's envelope completely: authenticates, decrypts, decompresses to exactly `rawLength` bytes
    *  and checks that the keyed hash of the result is `blobId`. `envelope` is moved to a worker when it owns
-   *  its ArrayBuffer. */
-  async openChunk(blobId: string, aad: string, envelope: Buffer, rawLength: number): Promise<Buffer> {
+   *  its ArrayBuffer. `into`, a spare buffer, is moved there too and comes back holding the chunk when it has
+   *  room for it (the chunk is then a view of its first `rawLength` bytes). */
+  async openChunk(blobId: string, aad: string, envelope: Buffer, rawLength: number, into?: ArrayBuffer): Promise<Buffer> {
     const what = `chunk "${blobId}"`;
-    const m = await this.#pool.request({ aad, rawLength, blobId }, 'env', envelope);
+    const m = await this.#pool.request({ aad, rawLength, blobId, ...(into ? { into } : {}) }, 'env', envelope, into ? [into] : []);
     if (m.ok && m.plain) return Buffer.from(m.plain.buffer, m.plain.byteOffset, m.plain.byteLength);
     if (m.kind === 'malformed') throw new IntegrityErrorMalformedObject(what, m.why ?? 'it does not decompress');
     if (m.kind === 'hash') throw new IntegrityErrorChunkHashMismatch(blobId);

@@ -60,11 +60,11 @@ export class EvalWorkerPool<Reply extends { id: number }> {
   }
 
   /** Sends `msg` (plus its id) to the next worker, moving `data` there when it owns its whole ArrayBuffer
-   *  (the caller must not use it afterwards) and copying it otherwise. */
-  request(msg: Record<string, unknown>, field: string, data: Uint8Array): Promise<Reply> {
+   *  (the caller must not use it afterwards) and copying it otherwise; `transfer` moves more buffers. */
+  request(msg: Record<string, unknown>, field: string, data: Uint8Array, transfer: ArrayBuffer[] = []): Promise<Reply> {
     const own = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
     const sent = own ? data : Uint8Array.from(data);
-    return this.post({ ...msg, [field]: sent }, [sent.buffer as ArrayBuffer]);
+    return this.post({ ...msg, [field]: sent }, [sent.buffer as ArrayBuffer, ...transfer]);
   }
 
   /** Sends `msg` (plus its id) to the next worker, moving the buffers in `transfer`. Views over a
