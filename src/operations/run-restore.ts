@@ -167,26 +167,26 @@ function quoteLiteral(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
 }
 
+type Connection = Parameters<Parameters<typeof withConnection>[1]>[0];
+
 /** CREATE DATABASE with the archive's encoding and locale; without the locale when the target lacks it. */
-async function createDatabase(cfg: PgConnectionConfig, name: string, toc: readonly TocEntry[]): Promise<void> {
+async function createDatabase(c: Connection, name: string, toc: readonly TocEntry[]): Promise<void> {
   const encoding = /'([^']+)'/.exec(toc.find((e) => e.desc === 'ENCODING')?.defn ?? '')?.[1] ?? 'UTF8';
   const dbDefn = toc.find((e) => e.desc === 'DATABASE')?.defn ?? '';
   const locale = /\bLOCALE = '([^']+)'/.exec(dbDefn)?.[1];
   const collate = /\bLC_COLLATE = '([^']+)'/.exec(dbDefn)?.[1] ?? locale;
   const ctype = /\bLC_CTYPE = '([^']+)'/.exec(dbDefn)?.[1] ?? locale;
   const base = `CREATE DATABASE ${quoteIdent(name)} TEMPLATE template0 ENCODING ${quoteLiteral(encoding)}`;
-  await withConnection(cfg, async (c) => {
-    if (collate && ctype) {
-      try {
-        await c.query(`${base} LC_COLLATE ${quoteLiteral(collate)} LC_CTYPE ${quoteLiteral(ctype)}`);
-        return;
-      } catch (err) {
-        // 22023: invalid locale name / incompatible with the encoding on this target: fall back to its default.
-        if ((err as { code?: string }).code !== '22023') throw err;
-      }
+  if (collate && ctype) {
+    try {
+      await c.query(`${base} LC_COLLATE ${quoteLiteral(collate)} LC_CTYPE ${quoteLiteral(ctype)}`);
+      return;
+    } catch (err) {
+      // 22023: invalid locale name / incompatible with the encoding on this target: fall back to its default.
+      if ((err as { code?: string }).code !== '22023') throw err;
     }
-    await c.query(base);
-  });
+  }
+  await c.query(base);
 }
 
 export async function runRestore(
@@ -218,15 +218,15 @@ export async function runRestore(
     globals = await applyGlobals(target, (await readAll(vault.load(manifestId, g.name))).toString('utf8'));
   }
 
-  await withConnection(target, async (c) => {
+  // One connection (each costs a SCRAM exchange): the existing database, replaced only when asked; the new one;
+  // the roles the target has.
+  const targetRoles = await withConnection(target, async (c) => {
     const exists = (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [opts.newDatabase])).rowCount === 1;
-    if (!exists) return;
-    if (!opts.replace) throw new UserErrorTargetDatabaseExists(opts.newDatabase);
-    await c.query(`DROP DATABASE ${quoteIdent(opts.newDatabase)}${info.major >= 13 ? ' WITH (FORCE)' : ''}`);
+    if (exists && !opts.replace) throw new UserErrorTargetDatabaseExists(opts.newDatabase);
+    if (exists) await c.query(`DROP DATABASE ${quoteIdent(opts.newDatabase)}${info.major >= 13 ? ' WITH (FORCE)' : ''}`);
+    await createDatabase(c, opts.newDatabase, toc);
+    return new Set((await c.query<{ rolname: string }>('SELECT rolname FROM pg_roles')).rows.map((r) => r.rolname));
   });
-  await createDatabase(target, opts.newDatabase, toc);
-
-  const targetRoles = await withConnection(target, async (c) => new Set((await c.query<{ rolname: string }>('SELECT rolname FROM pg_roles')).rows.map((r) => r.rolname)));
   const plan = planRestore({
     toc,
     blocks: blocksOf(pa.index),
