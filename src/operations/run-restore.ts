@@ -252,7 +252,7 @@ export async function runRestore(
 
     if (mode === 'serial') {
       const p = spawnPgRestore(cfg, { ...base, onProgress: (x) => opts.onProgress?.({ phase: 'all', bytes: x.bytes, currentTable: x.currentTable }) });
-      // vault.load checks every chunk against its keyed id (IntegrityErrorChunkHashMismatch).
+      // loadChunks checks every chunk against its keyed id (IntegrityErrorChunkHashMismatch).
       const data = vault.loadChunks(manifestId, pa.archiveEntry, { offset: tocBytes.length, length: pa.index.totalBytes - tocBytes.length });
       bytesRead += (await feed(p, [loadToc, data], { reblock, vault })) - loadToc.length + tocBytes.length;
       log.push(...p.log);
