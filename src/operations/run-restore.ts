@@ -218,33 +218,39 @@ export async function runRestore(
     globals = await applyGlobals(target, (await readAll(vault.load(manifestId, g.name))).toString('utf8'));
   }
 
-  // One connection (each costs a SCRAM exchange): the existing database, replaced only when asked; the new one;
-  // the roles the target has.
-  const targetRoles = await withConnection(target, async (c) => {
+  // One connection (each costs a SCRAM exchange). Nothing on the target changes before the plan and the temp dir
+  // exist: a selection naming what the point lacks, or a temp dir that cannot be made, fails first.
+  const { plan, dir } = await withConnection(target, async (c) => {
     const exists = (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [opts.newDatabase])).rowCount === 1;
     if (exists && !opts.replace) throw new UserErrorTargetDatabaseExists(opts.newDatabase);
-    if (exists) await c.query(`DROP DATABASE ${quoteIdent(opts.newDatabase)}${info.major >= 13 ? ' WITH (FORCE)' : ''}`);
-    await createDatabase(c, opts.newDatabase, toc);
-    return new Set((await c.query<{ rolname: string }>('SELECT rolname FROM pg_roles')).rows.map((r) => r.rolname));
+    const targetRoles = new Set((await c.query<{ rolname: string }>('SELECT rolname FROM pg_roles')).rows.map((r) => r.rolname));
+    const plan = planRestore({
+      toc,
+      blocks: blocksOf(pa.index),
+      selection: { schemas: opts.schemas, tables: opts.tables },
+      targetRoles,
+      targetIsSuperuser: info.isSuperuser,
+    });
+    const dir = await mkdtemp(join(opts.tempDir ?? tmpdir(), 'pgvault-restore-'));
+    try {
+      if (exists) await c.query(`DROP DATABASE ${quoteIdent(opts.newDatabase)}${info.major >= 13 ? ' WITH (FORCE)' : ''}`);
+      await createDatabase(c, opts.newDatabase, toc);
+    } catch (err) {
+      await rm(dir, { recursive: true, force: true });
+      throw err;
+    }
+    return { plan, dir };
   });
-  const plan = planRestore({
-    toc,
-    blocks: blocksOf(pa.index),
-    selection: { schemas: opts.schemas, tables: opts.tables },
-    targetRoles,
-    targetIsSuperuser: info.isSuperuser,
-  });
-  // What pg_restore reads: the TOC with every created table's COPY preceded by a TRUNCATE in its transaction (no
-  // WAL for the load on a wal_level = minimal target), then the archive's data as it is in the vault.
-  const loadToc = truncateBeforeCopy(tocBytes, toc, new Set(plan.createdTableData)).bytes;
-  // pg_restore gets the table data of an uncompressed archive in large chunks, not a CopyData message per row.
-  const reblock = header.compression === 'none' ? { tocEndOffset: loadToc.length, intSize: header.intSize } : undefined;
 
-  const dir = await mkdtemp(join(opts.tempDir ?? tmpdir(), 'pgvault-restore-'));
   const log: string[] = [];
   let bytesRead = 0;
   const mode: RestoreReport['mode'] = opts.spool ? 'spool' : jobs > 1 ? 'parallel' : 'serial';
   try {
+    // What pg_restore reads: the TOC with every created table's COPY preceded by a TRUNCATE in its transaction (no
+    // WAL for the load on a wal_level = minimal target), then the archive's data as it is in the vault.
+    const loadToc = truncateBeforeCopy(tocBytes, toc, new Set(plan.createdTableData)).bytes;
+    // pg_restore gets the table data of an uncompressed archive in large chunks, not a CopyData message per row.
+    const reblock = header.compression === 'none' ? { tocEndOffset: loadToc.length, intSize: header.intSize } : undefined;
     const listFile = join(dir, 'restore.list');
     await writeFile(listFile, renderRestoreList(plan.selected, toc), { mode: 0o600 });
     const base = { database: opts.newDatabase, client, noOwner: !plan.keepOwners, list: listFile, signal: opts.signal };
@@ -331,28 +337,43 @@ async function feed(p: PgToolProcess, sources: (AsyncIterable<Buffer> | Buffer)[
       if (spareBlocks.length < 4) spareBlocks.push(Buffer.from(b.buffer, 0, b.buffer.byteLength));
     } else if (!opts.reblock) giveBack(b);
   };
-  // A tool that stops (failed, or done without needing the rest) ends the feed: no more reading from the vault.
+  // A tool that stops (failed, or done without needing the rest) ends the feed at once, even while a vault read is
+  // pending: what that read would bring (or the error it would raise) no longer matters.
+  const stop = Symbol('stop');
   let stopped = false;
-  p.done.then(
-    () => (stopped = true),
-    () => (stopped = true),
+  const toolDone: Promise<typeof stop> = p.done.then(
+    () => ((stopped = true), stop),
+    () => ((stopped = true), stop),
   );
   const stdin = p.stdin;
+  /** Whether the feed failed while the tool still ran: then its error is the cause of the tool's stop. */
+  let failedFirst = false;
   const pump = async (): Promise<void> => {
+    const it = items[Symbol.asyncIterator]();
     try {
-      for await (const b of items) {
-        if (stopped || stdin.destroyed) break;
+      while (!stopped && !stdin.destroyed) {
+        const next = it.next();
+        const r = await Promise.race([next, toolDone]);
+        if (r === stop) {
+          next.catch(() => undefined);
+          break;
+        }
+        if (r.done) return void stdin.end();
+        const b = r.value;
         if (!stdin.write(b, (err) => err || written(b))) await drained(stdin);
       }
     } catch (err) {
+      failedFirst = !stopped;
       stdin.destroy(); // the tool must not wait for the rest: it is stopped
       throw err;
+    } finally {
+      it.return?.(undefined).catch(() => undefined);
     }
-    stdin.end();
   };
   const [piped, done] = await Promise.allSettled([pump(), p.done]);
-  // The feed's own failure (the vault could not give the data) is the cause; the tool was stopped because of it.
-  if (piped.status === 'rejected' && !isPrematureClose(piped.reason)) throw piped.reason;
+  // The feed's own failure (the vault could not give the data) is the cause when it came first; the tool was
+  // stopped because of it.
+  if (piped.status === 'rejected' && failedFirst) throw piped.reason;
   if (done.status === 'rejected') throw done.reason;
   return n;
 }
@@ -370,11 +391,6 @@ function drained(w: Writable): Promise<void> {
     w.on('close', done);
     w.on('error', done);
   });
-}
-
-function isPrematureClose(err: unknown): boolean {
-  const code = (err as { code?: string })?.code;
-  return code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED';
 }
 
 async function restoreParallel(

@@ -254,6 +254,17 @@ describe('runRestore into a newer major as a CREATEDB role', () => {
     expect(await summary(dst, 'serial')).toEqual(expected);
   });
 
+  it('checks the selection before it touches the target: a bad table name neither drops the database to replace nor creates one', async () => {
+    await dst.query('CREATE TABLE keepme (x int); INSERT INTO keepme VALUES (42)', [], 'serial');
+    for (const newDatabase of ['serial', 'never_created']) {
+      const err = await runRestore(vault, backup.manifest.id as ManifestId, 'shopdb', dstCfg, { newDatabase, replace: true, tables: ['shop.nope'], clients }).catch((e: unknown) => e);
+      expect((err as { code?: string }).code).toBe('UserErrorInvalidInput');
+      expect((err as { hint?: string }).hint).toMatch(/schema\.table/);
+    }
+    expect(await dst.query('SELECT x FROM keepme', [], 'serial')).toEqual([{ x: 42 }]);
+    expect(await dst.query(`SELECT 1 FROM pg_database WHERE datname = 'never_created'`)).toEqual([]);
+  });
+
   it('drops the database it created when the restore fails, and says why', async () => {
     const ac = new AbortController();
     const err = await runRestore(vault, backup.manifest.id as ManifestId, 'shopdb', dstCfg, {
