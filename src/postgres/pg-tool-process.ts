@@ -207,17 +207,35 @@ export function spawnPgTool(a: SpawnPgToolArgs): PgToolProcess {
     let discard = false;
     /** A write the pipe refused (EPIPE: the tool exited first) waits for the tool's exit status (settleInput). */
     let refused: (() => void) | undefined;
-    const input = new Writable({
-      highWaterMark: 256 * 1024,
-      write(chunk: Buffer, _enc, cb) {
-        bytes += chunk.length;
-        if (a.onProgress && bytes - reported >= progressEveryBytes) progress();
-        if (discard) return cb();
+    /** Writes the chunks to the pipe back to back (libuv queues them; no JavaScript runs between them) and calls
+     *  back once the pipe has taken the last one. */
+    const toPipe = (chunks: Buffer[], cb: (err?: Error | null) => void): void => {
+      for (const c of chunks) bytes += c.length;
+      if (a.onProgress && bytes - reported >= progressEveryBytes) progress();
+      if (discard) return cb();
+      let left = chunks.length;
+      let failed = false;
+      for (const c of chunks) {
         // Called back once the pipe has the bytes (not when they are queued): the writer's buffer is free then.
-        child.stdin.write(chunk, (err) => {
-          if (!err || discard) return cb();
-          refused = () => cb();
+        child.stdin.write(c, (err) => {
+          failed ||= !!err;
+          if (--left > 0) return;
+          if (!failed || discard) cb();
+          else refused = () => cb();
         });
+      }
+    };
+    const input = new Writable({
+      // Several of the restore feed's 256 KiB blocks wait here while one batch is on its way.
+      highWaterMark: 1024 * 1024,
+      write(chunk: Buffer, _enc, cb) {
+        toPipe([chunk], cb);
+      },
+      writev(chunks, cb) {
+        toPipe(
+          chunks.map((c) => c.chunk as Buffer),
+          cb,
+        );
       },
       final(cb) {
         inputEnded = true;
