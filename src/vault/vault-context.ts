@@ -56,19 +56,21 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
  *  decompresses into it, and back. Without that, every chunk was a fresh external buffer that died some time later:
  *  when chunks wait (two pg_restore feeds at once) their wrappers reach the old generation, and V8 answered the
  *  growing external memory with a full collection every ~100 ms (40 of them in a -j2 restore, 1-2 s of CPU). */
-class SpareBuffers {
+export class SpareBuffers {
   readonly #free: ArrayBuffer[] = [];
   readonly #lent = new WeakSet<ArrayBuffer>();
   #bytes = 0;
 
   constructor(readonly maxBytes: number) {}
 
-  /** A buffer of at least `n` bytes to lend: the smallest spare that fits, else a new one rounded up to 1 MiB. */
+  /** A buffer of at least `n` bytes to lend: the smallest spare that fits with less than 1 MiB to spare, else a
+   *  new one rounded up to 1 MiB (so a lent buffer never holds more than 1 MiB beyond its chunk, and the read-ahead
+   *  window's byte bound stays near the truth). */
   take(n: number): ArrayBuffer {
     let best = -1;
     for (let i = 0; i < this.#free.length; i++) {
       const b = this.#free[i]!;
-      if (b.byteLength >= n && (best < 0 || b.byteLength < this.#free[best]!.byteLength)) best = i;
+      if (b.byteLength >= n && b.byteLength - n < spareUnit && (best < 0 || b.byteLength < this.#free[best]!.byteLength)) best = i;
     }
     let buf: ArrayBuffer;
     if (best >= 0) {
@@ -83,11 +85,15 @@ class SpareBuffers {
     this.#lent.add(buf);
   }
 
-  /** Takes back a buffer this lent; anything else (or beyond the bound) is left to the collector. */
+  /** Takes back a buffer this lent (anything else is ignored); beyond the bound, the largest spares go to the
+   *  collector. */
   give(buf: ArrayBuffer): void {
-    if (!this.#lent.delete(buf) || this.#bytes + buf.byteLength > this.maxBytes) return;
+    if (!this.#lent.delete(buf)) return;
     this.#free.push(buf);
     this.#bytes += buf.byteLength;
+    if (this.#bytes <= this.maxBytes) return;
+    this.#free.sort((x, y) => x.byteLength - y.byteLength);
+    while (this.#bytes > this.maxBytes) this.#bytes -= this.#free.pop()!.byteLength;
   }
 
   clear(): void {

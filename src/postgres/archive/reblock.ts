@@ -94,7 +94,8 @@ export interface ReblockOptions {
 /** How a caller that recycles memory takes part: it learns when a source buffer is no longer read, and it may
  *  supply the buffers of the table data blocks (each yielded block is a view of one of them). */
 export interface ReblockBuffers {
-  /** Called once per source buffer when every byte of it has been copied out. */
+  /** Called at most once per source buffer, when nothing here reads it any more: every byte of it was copied
+   *  out, or the output ended (a source still partly unread when the output stops early may not be reported). */
   consumed?: (source: Buffer) => void;
   /** A buffer of exactly `bytes` for the next data block (one given back earlier); by default a new one. */
   block?: (bytes: number) => Buffer;
