@@ -199,10 +199,15 @@ export async function runRestore(
   const started = Date.now();
   const jobs = Math.max(1, Math.floor(opts.jobs ?? 1));
   if (!opts.newDatabase) throw new UserErrorInvalidInput('the new database name is empty', { hint: 'Name the database to create on the target.', details: { field: 'newDatabase' } });
-  const pa = await openPointArchive(vault, manifestId, database);
-  const { bytes: tocBytes, toc, header } = await readToc(vault, manifestId, pa);
-
-  const info = await serverInfo(target);
+  // The archive's TOC (from the vault) and the target's facts (over a connection) are fetched side by side.
+  const [{ pa, tocBytes, toc, header }, info] = await Promise.all([
+    (async () => {
+      const pa = await openPointArchive(vault, manifestId, database);
+      const { bytes: tocBytes, toc, header } = await readToc(vault, manifestId, pa);
+      return { pa, tocBytes, toc, header };
+    })(),
+    serverInfo(target),
+  ]);
   if (!info.canCreateDb) throw new UserErrorTargetMissingCreateDb(info.role);
   const client = pickClient(opts.clients, 'pg_restore', info.major);
 
