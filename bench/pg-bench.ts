@@ -1,11 +1,12 @@
 /** The PostgreSQL benchmark of issue 4, side by side in one run, medians of N repetitions:
  *  backup vs `pg_dump -Fc > file` and vs `pg_dump -Fc -Z0 > /dev/null`; a second backup after ~2 % churn;
  *  restore (serial and -j2, no spool) vs pg_restore of a local -Fc file (serial and -j2); peak RSS of each pgvault
- *  pipeline (own process); a 600 MB bytea value backed up and restored with memory bounded.
+ *  pipeline (own process); the CPU seconds of each restore (server and client side); a 600 MB bytea value backed up
+ *  and restored with memory bounded.
  *  Usage: npx tsx bench/pg-bench.ts [--scale 100] [--reps 3] [--bytea-mb 600] [--out bench/results/pg-<date>.md] */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -44,11 +45,72 @@ async function checkpoint(c: PgCluster): Promise<void> {
   }
 }
 
-function timeCmd(cmd: string, args: string[], env: NodeJS.ProcessEnv, stdoutTo = '/dev/null'): Promise<number> {
+/** CPU time (s) used by the server's processes (every descendant of the postmaster; those already running count by
+ *  their growth) and by the process trees of `roots`, sampled from /proc every 50 ms while a step runs: what a
+ *  restore costs the machine, whatever it does in parallel. A process that lives under 50 ms may be missed. */
+class CpuMeter {
+  readonly #seen = new Map<string, { ticks: number; comm: string; server: boolean }>();
+  readonly #base = new Map<string, number>();
+  readonly #timer: NodeJS.Timeout;
+  readonly roots: number[] = [];
+
+  constructor(readonly postmaster: number) {
+    this.#sample();
+    for (const [k, x] of this.#seen) this.#base.set(k, x.ticks);
+    this.#timer = setInterval(() => this.#sample(), 50);
+  }
+
+  #sample(): void {
+    const all = new Map<number, { ppid: number; ticks: number; comm: string; start: string }>();
+    for (const d of readdirSync('/proc')) {
+      if (!/^\d+$/.test(d)) continue;
+      try {
+        const t = readFileSync(`/proc/${d}/stat`, 'utf8');
+        const r = t.lastIndexOf(')');
+        const f = t.slice(r + 2).split(' ');
+        all.set(Number(d), { comm: t.slice(t.indexOf('(') + 1, r), ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]), start: f[19]! });
+      } catch {
+        // gone
+      }
+    }
+    const owner = new Map<number, boolean>([[this.postmaster, true], ...this.roots.map((p) => [p, false] as [number, boolean])]);
+    for (let changed = true; changed; ) {
+      changed = false;
+      for (const [pid, st] of all) {
+        if (owner.has(pid) || !owner.has(st.ppid)) continue;
+        owner.set(pid, owner.get(st.ppid)!);
+        changed = true;
+      }
+    }
+    for (const [pid, server] of owner) {
+      const st = all.get(pid);
+      if (!st) continue;
+      const k = `${pid}:${st.start}`;
+      this.#seen.set(k, { ticks: Math.max(this.#seen.get(k)?.ticks ?? 0, st.ticks), comm: st.comm, server });
+    }
+  }
+
+  /** Stops sampling: CPU seconds of the server, and of the roots' trees by command name. */
+  stop(): { server: number; tools: Record<string, number> } {
+    clearInterval(this.#timer);
+    this.#sample();
+    let server = 0;
+    const tools: Record<string, number> = {};
+    for (const [k, x] of this.#seen) {
+      const d = (x.ticks - (this.#base.get(k) ?? 0)) / 100;
+      if (x.server) server += d;
+      else tools[x.comm] = (tools[x.comm] ?? 0) + d;
+    }
+    return { server, tools };
+  }
+}
+
+function timeCmd(cmd: string, args: string[], env: NodeJS.ProcessEnv, stdoutTo = '/dev/null', meter?: CpuMeter): Promise<number> {
   const fd = openSync(stdoutTo, 'w');
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
     const p = spawn(cmd, args, { stdio: ['ignore', fd, 'pipe'], env });
+    if (p.pid) meter?.roots.push(p.pid);
     let err = '';
     p.stderr!.on('data', (d: Buffer) => (err += d.toString()));
     p.on('close', (code) => {
@@ -59,6 +121,11 @@ function timeCmd(cmd: string, args: string[], env: NodeJS.ProcessEnv, stdoutTo =
   });
 }
 
+interface Cpu {
+  server: number;
+  client: number;
+}
+
 interface ChildResult {
   ms: number;
   wallMs: number;
@@ -66,10 +133,11 @@ interface ChildResult {
   [k: string]: unknown;
 }
 
-function child(job: Record<string, unknown>, env: NodeJS.ProcessEnv): Promise<ChildResult> {
+function child(job: Record<string, unknown>, env: NodeJS.ProcessEnv, meter?: CpuMeter): Promise<ChildResult> {
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, ['--import', 'tsx', join(root, 'bench', 'pg-bench-child.ts'), JSON.stringify(job)], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    if (p.pid) meter?.roots.push(p.pid);
     let out = '';
     let err = '';
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -89,6 +157,7 @@ async function main(): Promise<void> {
     log(`starting PostgreSQL 15, building the fixture at scale ${scale}`);
     cluster = await startCluster({ major: 15, settings: { max_wal_size: '4GB', checkpoint_timeout: '30min' } });
     const c = cluster;
+    const postmaster = Number(readFileSync(join(c.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
     const t0 = performance.now();
     const info = await buildFixture(c, 'bench', { scale });
     const buildMs = performance.now() - t0;
@@ -102,6 +171,9 @@ async function main(): Promise<void> {
       dumpFc: [] as number[], dumpZ0: [] as number[], backup1: [] as number[], backup2: [] as number[],
       restoreFc: [] as number[], restoreFcJ2: [] as number[], restore: [] as number[], restoreJ2: [] as number[],
       rssBackup: [] as number[], rssRestore: [] as number[], rssRestoreJ2: [] as number[],
+      /** CPU seconds per timed restore: the server's processes, and the restoring side (pg_restore; or the pgvault
+       *  operation's own CPU, all threads, without Node start-up, plus its pg_restore children). */
+      cpu: { fc: [] as Cpu[], fcJ2: [] as Cpu[], pgv: [] as Cpu[], pgvJ2: [] as Cpu[] },
       archiveBytes: 0, fcBytes: 0, rssBaseline: 0, newBytes2: [] as number[], stored1: [] as number[], churned: [] as number[],
     };
     const fcFile = join(work, 'bench.dump');
@@ -138,13 +210,19 @@ async function main(): Promise<void> {
         log(`rep ${rep + 1}: pg_restore${jobs > 1 ? ` -j${jobs}` : ''} of the local -Fc file`);
         await c.createDatabase('r_fc');
         await checkpoint(c);
-        (jobs > 1 ? r.restoreFcJ2 : r.restoreFc).push(await timeCmd('pg_restore', [...conn, ...(jobs > 1 ? ['-j', String(jobs)] : []), '-d', 'r_fc', fcFile], pgEnv));
+        const meter = new CpuMeter(postmaster);
+        (jobs > 1 ? r.restoreFcJ2 : r.restoreFc).push(await timeCmd('pg_restore', [...conn, ...(jobs > 1 ? ['-j', String(jobs)] : []), '-d', 'r_fc', fcFile], pgEnv, '/dev/null', meter));
+        const used = meter.stop();
+        (jobs > 1 ? r.cpu.fcJ2 : r.cpu.fc).push({ server: used.server, client: Object.values(used.tools).reduce((a, b) => a + b, 0) });
         await c.dropDatabase('r_fc');
       };
       const restorePgv = async (jobs: number): Promise<void> => {
         log(`rep ${rep + 1}: pgvault restore${jobs > 1 ? ` -j${jobs} (no spool)` : ', serial'}`);
         await checkpoint(c);
-        const rr = await child({ op: 'restore', vaultDir, database: 'bench', manifestId: b2.manifestId, newDatabase: 'r_pgv', jobs }, childEnv('postgres'));
+        const meter = new CpuMeter(postmaster);
+        const rr = await child({ op: 'restore', vaultDir, database: 'bench', manifestId: b2.manifestId, newDatabase: 'r_pgv', jobs }, childEnv('postgres'), meter);
+        const used = meter.stop();
+        (jobs > 1 ? r.cpu.pgvJ2 : r.cpu.pgv).push({ server: used.server, client: (rr.cpuMs as number) / 1000 + (rr.toolsCpuMs as number) / 1000 });
         (jobs > 1 ? r.restoreJ2 : r.restore).push(rr.ms);
         (jobs > 1 ? r.rssRestoreJ2 : r.rssRestore).push(rr.maxRssKiB);
         await c.dropDatabase('r_pgv');
@@ -182,6 +260,18 @@ async function main(): Promise<void> {
     row('pg_restore local -Fc, -j2', r.restoreFcJ2, ratio(r.restoreFcJ2, r.restoreFc));
     row('pgvault restore -j2 (no spool)', r.restoreJ2, ratio(r.restoreJ2, r.restoreFc), '≤ 0.6× pg_restore serial');
     lines.push('');
+    const cpuLine = (name: string, xs: Cpu[]): string => {
+      const tot = xs.map((x) => x.server + x.client);
+      return `${name} ${m(tot).toFixed(1)} (server ${m(xs.map((x) => x.server)).toFixed(1)} + client ${m(xs.map((x) => x.client)).toFixed(1)})`;
+    };
+    lines.push(
+      `CPU seconds per restore, medians (the server's processes, sampled from /proc; the client: pg_restore, or the pgvault operation's threads without Node start-up plus its pg_restore children): ${[
+        cpuLine('pg_restore serial', r.cpu.fc),
+        cpuLine('pgvault serial', r.cpu.pgv),
+        cpuLine('pg_restore -j2', r.cpu.fcJ2),
+        cpuLine('pgvault -j2', r.cpu.pgvJ2),
+      ].join('; ')}. On 2 cores a restore takes at least half its CPU seconds.`,
+    );
     lines.push(`Peak RSS of the whole Node process (runtime, tsx loader, vault open and client discovery alone: ${(r.rssBaseline / 1024).toFixed(0)} MiB): backup ${r.rssBackup.map((k) => (k / 1024).toFixed(0)).join(', ')} MiB; restore serial ${r.rssRestore.map((k) => (k / 1024).toFixed(0)).join(', ')} MiB; restore -j2 ${r.rssRestoreJ2.map((k) => (k / 1024).toFixed(0)).join(', ')} MiB (target ≤ 128 MiB for the pipelines: peak minus that baseline).`);
     lines.push(`Churn between the two backups: pattern "recent" (updates, deletes and inserts on the newest rows of app.events and app.orders), rows touched: ${r.churned.join(', ')}; new bytes in the repeat backup: ${r.newBytes2.map(mb).join(', ')} MB; stored bytes of the first backup: ${r.stored1.map(mb).join(', ')} MB.`);
 
