@@ -63,26 +63,24 @@ export class SpareBuffers {
 
   constructor(readonly maxBytes: number) {}
 
-  /** A buffer of at least `n` bytes to lend: the smallest spare that fits with less than 1 MiB to spare, else a
-   *  new one rounded up to 1 MiB (so a lent buffer never holds more than 1 MiB beyond its chunk, and the read-ahead
-   *  window's byte bound stays near the truth). */
-  take(n: number): ArrayBuffer {
+  /** Lends a buffer of at least `n` bytes to `fill` (the smallest spare that fits with less than 1 MiB to spare,
+   *  else a new one rounded up to 1 MiB, so a lent buffer never holds more than 1 MiB beyond its chunk and the
+   *  read-ahead window's byte bound stays near the truth) and returns what `fill` made of it: the chunk, whose
+   *  buffer (the same memory, moved to a worker and back) is the one give() takes back. */
+  async lend(n: number, fill: (into: ArrayBuffer) => Promise<Buffer>): Promise<Buffer> {
     let best = -1;
     for (let i = 0; i < this.#free.length; i++) {
       const b = this.#free[i]!;
       if (b.byteLength >= n && b.byteLength - n < spareUnit && (best < 0 || b.byteLength < this.#free[best]!.byteLength)) best = i;
     }
-    let buf: ArrayBuffer;
+    let into: ArrayBuffer;
     if (best >= 0) {
-      buf = this.#free.splice(best, 1)[0]!;
-      this.#bytes -= buf.byteLength;
-    } else buf = new ArrayBuffer(Math.max(1, Math.ceil(n / spareUnit)) * spareUnit);
-    return buf;
-  }
-
-  /** Marks the buffer a worker sent back holding a lent chunk. */
-  lent(buf: ArrayBuffer): void {
-    this.#lent.add(buf);
+      into = this.#free.splice(best, 1)[0]!;
+      this.#bytes -= into.byteLength;
+    } else into = new ArrayBuffer(Math.max(1, Math.ceil(n / spareUnit)) * spareUnit);
+    const chunk = await fill(into);
+    if (chunk.buffer instanceof ArrayBuffer) this.#lent.add(chunk.buffer);
+    return chunk;
   }
 
   /** Takes back a buffer this lent (anything else is ignored); beyond the bound, the largest spares go to the
@@ -268,8 +266,6 @@ export class VaultContext {
     }
     if (env.length !== loc.length) throw new IntegrityErrorObjectMissing(`part of ${what} (it is truncated)`, { details: { blobId } });
     if (!lend) return this.decryptPool.openChunk(blobId, associatedData.blob(blobId), env, loc.rawLength);
-    const chunk = await this.decryptPool.openChunk(blobId, associatedData.blob(blobId), env, loc.rawLength, this.spares.take(loc.rawLength));
-    this.spares.lent(chunk.buffer as ArrayBuffer);
-    return chunk;
+    return this.spares.lend(loc.rawLength, (into) => this.decryptPool.openChunk(blobId, associatedData.blob(blobId), env, loc.rawLength, into));
   }
 }
