@@ -3,7 +3,8 @@
  *  pg_restore. Parallel restore keeps pg_restore -j's gain without a spool file: pre-data from the TOC alone, then
  *  N workers taking ready items biggest first (restore-schedule.ts): a table's data through `pg_restore
  *  --section=data` fed a partial archive (header + TOC + that table's block, read from the vault by range), and once
- *  it is in, its indexes and keys; the rest of post-data with -j from a tiny TOC-only file. Spool mode (the
+ *  it is in, its indexes and keys (as SQL over a connection each worker keeps: restore-sql-session.ts); the rest of
+ *  post-data with -j from a tiny TOC-only file. Spool mode (the
  *  whole archive in a private temp file, then plain pg_restore -j) only when asked. Missing roles are reported
  *  with the ACL entries skipped; it never drops a database unless `replace` was asked. */
 import { createHash } from 'node:crypto';
@@ -21,6 +22,8 @@ import {
   type ArchiveHeader,
   type ReblockOptions,
   pickClient,
+  restoreSettings,
+  RestoreSqlSession,
   spawnPgRestore,
   withConnection,
   type PgClientSet,
@@ -398,6 +401,16 @@ function drained(w: Writable): Promise<void> {
   });
 }
 
+/** The session settings the restore's pg_restore sends before any entry (restoreSettings): it prints them for an
+ *  empty list. */
+async function sessionSettings(tocBytes: Buffer, ctx: { base: { client: ReturnType<typeof pickClient>; signal?: AbortSignal }; cfg: PgConnectionConfig; dir: string }): Promise<string> {
+  const list = join(ctx.dir, 'none.list');
+  await writeFile(list, '', { mode: 0o600 });
+  const p = spawnPgRestore(ctx.cfg, { client: ctx.base.client, mode: 'sql', list, signal: ctx.base.signal });
+  const [script] = await Promise.all([readAll(p.stdout), feed(p, [tocBytes])]);
+  return restoreSettings(script.toString('utf8'));
+}
+
 async function restoreParallel(
   vault: Vault,
   manifestId: ManifestId,
@@ -418,16 +431,17 @@ async function restoreParallel(
   },
 ): Promise<number> {
   let bytes = 0;
-  // 1. pre-data: definitions, from the TOC alone (pg_restore runs this section serially even with -j).
+  // 1. pre-data: definitions, from the TOC alone (pg_restore runs this section serially even with -j). Beside it,
+  //    the same pg_restore prints the session settings it sends before any entry, for the post items' sessions.
   const pre = spawnPgRestore(ctx.cfg, { ...ctx.base, section: 'pre-data' });
-  bytes += await feed(pre, [tocBytes]);
+  const { dataItems, postItems } = plan.parallel;
+  const [, settings] = await Promise.all([feed(pre, [tocBytes]).then((n) => (bytes += n)), postItems.length > 0 ? sessionSettings(tocBytes, ctx) : '']);
   ctx.log.push(...pre.log);
 
   // 2. data and the indexes and keys of each table: `jobs` workers take the next ready item, biggest first. A data
   //    item is one pg_restore reading a partial archive (header + TOC + one table's block, fetched by range); once
-  //    a table is in, its post items (one pg_restore each) become ready. As in pg_restore -j, a worker that has no
+  //    a table is in, its post items (SQL over the worker's session) become ready. As in pg_restore -j, a worker that has no
   //    data left builds indexes instead of idling while another worker still loads.
-  const { dataItems, postItems } = plan.parallel;
   let runs = 0;
   const runData = async (item: DataItem): Promise<void> => {
     const list = join(ctx.dir, `data-${runs++}.list`);
@@ -445,14 +459,26 @@ async function restoreParallel(
     bytes += (await feed(p, [loadToc, ranges()], { reblock: ctx.reblock, vault })) - loadToc.length + tocBytes.length;
     ctx.log.push(...p.log);
   };
+  // A post item's indexes and constraints are built over a connection kept open from one item to the next
+  // (restore-sql-session.ts): at most one per worker.
+  const byId = new Map(toc.map((e) => [e.dumpId, e]));
+  const sessions: RestoreSqlSession[] = [];
+  const idle: RestoreSqlSession[] = [];
   const runPost = async (item: PostItem): Promise<void> => {
-    const list = join(ctx.dir, `post-${runs++}.list`);
-    await writeFile(list, renderRestoreList(item.dumpIds, toc), { mode: 0o600 });
-    const p = spawnPgRestore(ctx.cfg, { ...ctx.base, list, section: 'post-data' });
-    await feed(p, [tocBytes]);
-    ctx.log.push(...p.log);
+    let session = idle.pop();
+    if (!session) sessions.push((session = await RestoreSqlSession.open({ ...ctx.cfg, database: ctx.base.database }, settings)));
+    for (const id of item.dumpIds) {
+      const e = byId.get(id)!;
+      ctx.log.push(`pgvault: creating ${e.desc} "${e.namespace ? `${e.namespace}.` : ''}${e.tag ?? ''}"`);
+      await session.run(e, ctx.base.signal);
+    }
+    idle.push(session);
   };
-  await runRestoreItems(dataItems, postItems, ctx.jobs, { data: runData, post: runPost });
+  try {
+    await runRestoreItems(dataItems, postItems, ctx.jobs, { data: runData, post: runPost });
+  } finally {
+    await Promise.all(sessions.map((s) => s.close()));
+  }
 
   // 3. the rest of post-data (foreign keys, triggers, ACLs, indexes spanning workers) with -j, from a seekable
   //    TOC-only file (no data in it).

@@ -1,13 +1,19 @@
 /** pg_dump / pg_dumpall / pg_restore runners against a real PostgreSQL 15 with the real pg_dump 15: secrets kept
  *  out of argv and the environment, a hostile database name, progress, and every failure mapped to its code
- *  (auth, unknown database, SSL, lock timeout, connection cut mid-dump, cancellation). */
-import { existsSync, readFileSync } from 'node:fs';
+ *  (auth, unknown database, SSL, lock timeout, connection cut mid-dump, cancellation); and the SQL session that
+ *  builds a parallel restore's indexes and keys with pg_restore's session settings. */
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  ArchiveReader,
   connect,
   discoverClients,
+  restoreSettings,
+  RestoreSqlSession,
   parsePgUrl,
   pickClient,
   spawnPgDump,
@@ -22,7 +28,9 @@ import {
   UserErrorSslUnavailable,
   type PgClient,
   type PgConnectionConfig,
+  type TocEntry,
 } from '../../src/postgres/index.ts';
+import { UserErrorInvalidInput } from '../../src/lib/index.ts';
 import { startCluster, type PgCluster } from '../support/pg-cluster.ts';
 
 let cluster: PgCluster;
@@ -281,5 +289,129 @@ describe('spawnPgDumpGlobals and spawnPgRestore', () => {
     const [fed, failed] = await Promise.all([pipeline(chunks(), failing.stdin).catch((e: unknown) => e), failing.done.catch((e: unknown) => e)]);
     expect(failed).toBeInstanceOf(UserErrorAuthenticationFailed);
     expect(fed).toBe(failed);
+  });
+});
+
+describe('RestoreSqlSession', () => {
+  let toc: TocEntry[];
+  let settings: string;
+  let owner: PgConnectionConfig;
+  const app = 'pgvault-session-test';
+  const keysAndIndexes = (): TocEntry[] => toc.filter((e) => e.desc === 'INDEX' || e.desc === 'CONSTRAINT');
+  const fake = (desc: string, tag: string, defn: string): TocEntry => ({ ...keysAndIndexes()[0]!, desc, tag, namespace: 'public', defn });
+
+  beforeAll(async () => {
+    const dump = spawnPgDump(dumper, { client: pgDump });
+    const [archive] = await Promise.all([readAll(dump.stdout), dump.done]);
+    const reader = new ArchiveReader();
+    reader.write(archive);
+    reader.end();
+    toc = [...reader.toc];
+    // A role whose own lock_timeout would fail any wait: pg_restore's settings (lock_timeout = 0) must be in force.
+    await cluster.createRole('impatient', 'impatient-pw-1', 'LOGIN');
+    await cluster.query(`ALTER ROLE impatient SET lock_timeout = '1ms'`);
+    await cluster.createDatabase('app_session', 'impatient');
+    owner = { ...parsePgUrl(cluster.url('app_session', 'impatient', 'impatient-pw-1')), options: { application_name: app } };
+    const load = spawnPgRestore(owner, { client: pgRestore, section: ['pre-data', 'data'], noOwner: true });
+    load.stdin.end(archive);
+    await load.done;
+    // The settings pg_restore sends before any entry, from the script it prints for an empty list.
+    const dir = mkdtempSync(join(tmpdir(), 'pgvault-session-'));
+    try {
+      writeFileSync(join(dir, 'none.list'), '');
+      const script = spawnPgRestore(owner, { client: pgRestore, mode: 'sql', list: join(dir, 'none.list') });
+      script.stdin.end(archive);
+      const [text] = await Promise.all([readAll(script.stdout), script.done]);
+      expect(text.toString()).toMatch(/^\\restrict /m);
+      settings = restoreSettings(text.toString());
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('takes the SET statements of a pg_restore script, without comments or psql meta-commands', () => {
+    expect(settings).toMatch(/^SET statement_timeout = 0;$/m);
+    expect(settings).toMatch(/^SET lock_timeout = 0;$/m);
+    expect(settings).toMatch(/^SET client_encoding = 'UTF8';$/m);
+    expect(settings).toMatch(/^SELECT pg_catalog\.set_config\('search_path', '', false\);$/m);
+    expect(settings).not.toMatch(/\\|--/);
+    expect(() => restoreSettings('--\n-- nothing here\n')).toThrow(UserErrorInvalidInput);
+  });
+
+  it("builds an archive's keys and indexes over one connection, waiting for locks as pg_restore does", async () => {
+    const session = await RestoreSqlSession.open(owner, settings);
+    const locker = await connect(parsePgUrl(cluster.url('app_session')));
+    try {
+      await locker.query('BEGIN; LOCK TABLE public.a_big IN ROW EXCLUSIVE MODE');
+      const first = keysAndIndexes().find((e) => e.tag === 'a_big a_big_pkey')!;
+      const rest = keysAndIndexes().filter((e) => e !== first);
+      let settled = false;
+      const building = session.run(first).finally(() => (settled = true));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(settled).toBe(false); // waiting for the lock, not failed after the role's 1 ms
+      expect(await backends(app)).toBe(1);
+      await locker.query('COMMIT');
+      await building;
+      for (const e of rest) await session.run(e);
+    } finally {
+      await locker.end();
+      await session.close();
+    }
+    const defs = async (db: string): Promise<string[]> =>
+      (await cluster.query<{ d: string }>(`SELECT indexdef AS d FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1`, [], db)).map((r) => r.d);
+    expect(await defs('app_session')).toEqual(await defs('app'));
+    expect(await defs('app_session')).toHaveLength(2);
+
+    // Without those settings the role's lock_timeout applies: the same wait fails, mapped to its code.
+    const bare = await RestoreSqlSession.open(owner, '');
+    const again = await connect(parsePgUrl(cluster.url('app_session')));
+    try {
+      await again.query('BEGIN; LOCK TABLE public.a_big IN ROW EXCLUSIVE MODE');
+      const err = await bare.run(fake('INDEX', 'a_big_pad', 'CREATE INDEX a_big_pad ON public.a_big (pad);')).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(UserErrorLockTimeout);
+    } finally {
+      await again.query('ROLLBACK');
+      await again.end();
+      await bare.close();
+    }
+  });
+
+  it('fails an entry with the coded error pg_restore would give, naming the entry', async () => {
+    const session = await RestoreSqlSession.open(owner, settings);
+    try {
+      const err = await session.run(fake('INDEX', 'nope_idx', 'CREATE INDEX nope_idx ON public.nope (id);')).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(UserErrorPgToolFailed);
+      expect((err as Error).message).toContain('INDEX "public.nope_idx"');
+      expect((err as Error).message).toContain('relation "public.nope" does not exist');
+      expect((err as UserErrorPgToolFailed).details).toMatchObject({ sqlstate: '42P01', errors: ['ERROR:  relation "public.nope" does not exist'] });
+      expect((err as UserErrorPgToolFailed).hint).toBeTruthy();
+      // Only indexes and constraints: other entries need what pg_restore does around them (owners, ACLs, data).
+      await expect(session.run(fake('TABLE', 't', 'CREATE TABLE public.t (x int);'))).rejects.toBeInstanceOf(UserErrorInvalidInput);
+    } finally {
+      await session.close();
+    }
+  });
+
+  it('maps a backend terminated mid-entry to TransientErrorConnectionLost, and ends on cancellation', async () => {
+    const slow = fake('INDEX', 'slow', 'SELECT pg_sleep(30);');
+    const session = await RestoreSqlSession.open(owner, settings);
+    const running = session.run(slow).catch((e: unknown) => e);
+    const sleeping = async (): Promise<boolean> =>
+      (await cluster.query<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'SELECT pg_sleep%'`, [app]))[0]!.n === '1';
+    await waitFor('the entry to run', sleeping);
+    await cluster.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [app]);
+    expect(await running).toBeInstanceOf(TransientErrorConnectionLost);
+    await session.close();
+
+    const ac = new AbortController();
+    const other = await RestoreSqlSession.open(owner, settings);
+    const started = Date.now();
+    const cancelled = other.run(slow, ac.signal).catch((e: unknown) => e);
+    await waitFor('the entry to run', sleeping);
+    ac.abort(new Error('job cancelled by the user'));
+    expect(await cancelled).toBeInstanceOf(UserErrorPgToolCancelled);
+    expect(Date.now() - started).toBeLessThan(20_000);
+    await expect(other.run(slow, ac.signal)).rejects.toBeInstanceOf(UserErrorPgToolCancelled);
+    await cluster.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [app]);
   });
 });
