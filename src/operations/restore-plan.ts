@@ -3,7 +3,7 @@
  *  to cut a parallel restore into items that free workers take as they become ready (each table's data, then its
  *  indexes and keys). Pure: no I/O, no PostgreSQL. */
 import { UserErrorInvalidInput } from '../lib/index.ts';
-import type { DataBlock, TocEntry } from '../postgres/index.ts';
+import { sessionEntryDescs, type DataBlock, type TocEntry } from '../postgres/index.ts';
 
 export interface RestoreSelection {
   /** Restore these schemas whole (the schema itself, every object in it and their data). */
@@ -34,7 +34,8 @@ export interface DataItem {
   tables: number[];
 }
 
-/** One `pg_restore --section=post-data` run of a parallel restore: indexes and non-foreign-key constraints of one
+/** One post item of a parallel restore (built as SQL over a worker's session, or by one `pg_restore
+ *  --section=post-data` run): indexes and non-foreign-key constraints of one
  *  table (one of them, for a big table; all of them, for all small tables together), ready as soon as the data of
  *  its tables is in (what pg_restore -j overlaps with other tables' loads). */
 export interface PostItem {
@@ -86,8 +87,8 @@ export interface RestorePlanInput {
 /** Entries pg_restore handles itself (never listed) or that only apply with --create. */
 const specialDescs = new Set(['ENCODING', 'STDSTRINGS', 'SEARCHPATH', 'DATABASE', 'DATABASE PROPERTIES']);
 const relationDescs = new Set(['TABLE', 'VIEW', 'MATERIALIZED VIEW', 'SEQUENCE', 'FOREIGN TABLE']);
-/** Post-data entries a parallel restore builds as soon as their one table is loaded. */
-const workerLocalDescs = new Set(['INDEX', 'CONSTRAINT']);
+/** Post-data entries a parallel restore builds as soon as their one table is loaded: those a restore session takes. */
+const workerLocalDescs = sessionEntryDescs;
 const builtinRoles = new Set(['PUBLIC', 'public']);
 /** Entries whose SQL names roles: restoring them needs those roles, so they are skipped (and reported) without them.
  *  A policy left out means its table denies more, never less. */

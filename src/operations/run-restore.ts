@@ -24,6 +24,8 @@ import {
   pickClient,
   restoreSettings,
   RestoreSqlSession,
+  sessionFits,
+  type SpawnPgRestoreOptions,
   spawnPgRestore,
   withConnection,
   type PgClientSet,
@@ -401,12 +403,12 @@ function drained(w: Writable): Promise<void> {
   });
 }
 
-/** The session settings the restore's pg_restore sends before any entry (restoreSettings): it prints them for an
- *  empty list. */
-async function sessionSettings(tocBytes: Buffer, ctx: { base: { client: ReturnType<typeof pickClient>; signal?: AbortSignal }; cfg: PgConnectionConfig; dir: string }): Promise<string> {
+/** The session settings the restore's pg_restore sends before any entry (restoreSettings): run with the same
+ *  options, it prints them for an empty list. */
+async function sessionSettings(tocBytes: Buffer, ctx: { base: SpawnPgRestoreOptions; cfg: PgConnectionConfig; dir: string }): Promise<string> {
   const list = join(ctx.dir, 'none.list');
   await writeFile(list, '', { mode: 0o600 });
-  const p = spawnPgRestore(ctx.cfg, { client: ctx.base.client, mode: 'sql', list, signal: ctx.base.signal });
+  const p = spawnPgRestore(ctx.cfg, { ...ctx.base, mode: 'sql', list });
   const [script] = await Promise.all([readAll(p.stdout), feed(p, [tocBytes])]);
   return restoreSettings(script.toString('utf8'));
 }
@@ -422,7 +424,7 @@ async function restoreParallel(
   plan: RestorePlan,
   ctx: {
     cfg: PgConnectionConfig;
-    base: { database: string; client: ReturnType<typeof pickClient>; noOwner: boolean; list: string; signal?: AbortSignal };
+    base: SpawnPgRestoreOptions & { database: string };
     dir: string;
     jobs: number;
     log: string[];
@@ -435,7 +437,13 @@ async function restoreParallel(
   //    the same pg_restore prints the session settings it sends before any entry, for the post items' sessions.
   const pre = spawnPgRestore(ctx.cfg, { ...ctx.base, section: 'pre-data' });
   const { dataItems, postItems } = plan.parallel;
-  const [, settings] = await Promise.all([feed(pre, [tocBytes]).then((n) => (bytes += n)), postItems.length > 0 ? sessionSettings(tocBytes, ctx) : '']);
+  const useSessions = postItems.length > 0 && sessionFits(toc);
+  // Both settle before either failure counts: nothing may still run on the target when the restore drops it.
+  const [preFed, printed] = await Promise.allSettled([feed(pre, [tocBytes]), useSessions ? sessionSettings(tocBytes, ctx) : '']);
+  if (preFed.status === 'rejected') throw preFed.reason;
+  if (printed.status === 'rejected') throw printed.reason;
+  bytes += preFed.value;
+  const settings = printed.value;
   ctx.log.push(...pre.log);
 
   // 2. data and the indexes and keys of each table: `jobs` workers take the next ready item, biggest first. A data
@@ -443,41 +451,70 @@ async function restoreParallel(
   //    a table is in, its post items (SQL over the worker's session) become ready. As in pg_restore -j, a worker that has no
   //    data left builds indexes instead of idling while another worker still loads.
   let runs = 0;
-  const runData = async (item: DataItem): Promise<void> => {
-    const list = join(ctx.dir, `data-${runs++}.list`);
-    await writeFile(list, renderRestoreList(item.dumpIds, toc), { mode: 0o600 });
-    const p = spawnPgRestore(ctx.cfg, {
-      ...ctx.base,
-      list,
-      section: 'data',
-      onProgress: (x) => ctx.onProgress?.({ phase: 'data', bytes: x.bytes, currentTable: x.currentTable }),
-    });
-    // The workers share one read-ahead window's memory.
-    async function* ranges(): AsyncGenerator<Buffer> {
-      for (const r of item.ranges) yield* vault.loadChunks(manifestId, pa.archiveEntry, r, { aheadShare: 1 / ctx.jobs });
-    }
-    bytes += (await feed(p, [loadToc, ranges()], { reblock: ctx.reblock, vault })) - loadToc.length + tocBytes.length;
-    ctx.log.push(...p.log);
-  };
-  // A post item's indexes and constraints are built over a connection kept open from one item to the next
-  // (restore-sql-session.ts): at most one per worker.
+  // A post item's indexes and constraints are built as SQL over a session reused from one item to the next
+  // (restore-sql-session.ts). Sessions and data runs together hold at most `jobs` connections, as many as the
+  // pg_restore runs they replace: a data run closes an idle session first when that bound would be passed.
   const byId = new Map(toc.map((e) => [e.dumpId, e]));
-  const sessions: RestoreSqlSession[] = [];
+  const open = new Set<RestoreSqlSession>();
   const idle: RestoreSqlSession[] = [];
+  let loading = 0;
+  const closeIdle = async (s: RestoreSqlSession): Promise<void> => {
+    idle.splice(idle.indexOf(s), 1);
+    open.delete(s);
+    await s.close();
+  };
+  const runData = async (item: DataItem): Promise<void> => {
+    loading++;
+    try {
+      while (idle.length > 0 && open.size + loading > ctx.jobs) await closeIdle(idle[0]!);
+      const list = join(ctx.dir, `data-${runs++}.list`);
+      await writeFile(list, renderRestoreList(item.dumpIds, toc), { mode: 0o600 });
+      const p = spawnPgRestore(ctx.cfg, {
+        ...ctx.base,
+        list,
+        section: 'data',
+        onProgress: (x) => ctx.onProgress?.({ phase: 'data', bytes: x.bytes, currentTable: x.currentTable }),
+      });
+      // The workers share one read-ahead window's memory.
+      async function* ranges(): AsyncGenerator<Buffer> {
+        for (const r of item.ranges) yield* vault.loadChunks(manifestId, pa.archiveEntry, r, { aheadShare: 1 / ctx.jobs });
+      }
+      bytes += (await feed(p, [loadToc, ranges()], { reblock: ctx.reblock, vault })) - loadToc.length + tocBytes.length;
+      ctx.log.push(...p.log);
+    } finally {
+      loading--;
+    }
+  };
+  const session = async (): Promise<RestoreSqlSession> => {
+    for (let s = idle.pop(); s; s = idle.pop()) {
+      if (s.usable) return s;
+      open.delete(s); // ended while idle (the server, a failover): a new one takes its place
+    }
+    const s = await RestoreSqlSession.open({ ...ctx.cfg, database: ctx.base.database }, settings, (line) => ctx.log.push(`pgvault: ${line}`));
+    open.add(s);
+    return s;
+  };
   const runPost = async (item: PostItem): Promise<void> => {
-    let session = idle.pop();
-    if (!session) sessions.push((session = await RestoreSqlSession.open({ ...ctx.cfg, database: ctx.base.database }, settings)));
+    if (!useSessions) {
+      const list = join(ctx.dir, `post-${runs++}.list`);
+      await writeFile(list, renderRestoreList(item.dumpIds, toc), { mode: 0o600 });
+      const p = spawnPgRestore(ctx.cfg, { ...ctx.base, list, section: 'post-data' });
+      await feed(p, [tocBytes]);
+      ctx.log.push(...p.log);
+      return;
+    }
+    const s = await session();
     for (const id of item.dumpIds) {
       const e = byId.get(id)!;
       ctx.log.push(`pgvault: creating ${e.desc} "${e.namespace ? `${e.namespace}.` : ''}${e.tag ?? ''}"`);
-      await session.run(e, ctx.base.signal);
+      await s.run(e, ctx.base.signal);
     }
-    idle.push(session);
+    idle.push(s);
   };
   try {
     await runRestoreItems(dataItems, postItems, ctx.jobs, { data: runData, post: runPost });
   } finally {
-    await Promise.all(sessions.map((s) => s.close()));
+    await Promise.all([...open].map((s) => s.close()));
   }
 
   // 3. the rest of post-data (foreign keys, triggers, ACLs, indexes spanning workers) with -j, from a seekable

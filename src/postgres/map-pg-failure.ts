@@ -39,6 +39,7 @@ const connectionLost = [
   /SSL connection has been closed unexpectedly/,
   /no connection to the server/,
   /Connection terminated unexpectedly/,
+  /has encountered a connection error and is not queryable/,
   /\b(ECONNRESET|EPIPE)\b/,
 ];
 

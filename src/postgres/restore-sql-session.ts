@@ -1,78 +1,114 @@
 /** A connection that restores post-data entries of a parallel restore (the indexes and constraints of one table) as
- *  SQL and stays open from one item to the next. A pg_restore run per item costs a process, a TOC read and a SCRAM
+ *  SQL and is reused from one item to the next. A pg_restore run per item costs a process, a TOC read and a SCRAM
  *  connection: 45–80 ms of a worker between two index builds, a dozen times per restore. The session sends what
  *  pg_restore sends for such an entry, in the same order: its session settings once (taken from the very
- *  pg_restore that restores the rest, so they follow its version: restoreSettings), then per entry
- *  `SET default_tablespace` when the entry names another tablespace, then the entry's definition as one simple
- *  query. Only INDEX and CONSTRAINT entries are taken: pg_restore sets no owner for them (they have none of their
- *  own), and they have no data and no ACL. Failures are the coded errors of a pg_restore run of the entry. */
-import type pg from 'pg';
-import { UserErrorInvalidInput } from '../lib/index.ts';
+ *  pg_restore that restores the rest, so they follow its version and options: restoreSettings), then per entry
+ *  `SET default_tablespace` when the entry names another tablespace than the last one set, then the entry's
+ *  definition as one simple query (pg_backup_archiver.c: _doSetFixedOutputState, _selectTablespace,
+ *  _printTocEntry). Only INDEX and CONSTRAINT entries are taken: pg_restore sets no owner for them (they have none of
+ *  their own), and they have no data and no ACL. Only archives whose TOC pg_restore would not re-encode or re-path
+ *  per entry (sessionFits). Failures are the coded errors of a pg_restore run of the entry; cancellation cancels the
+ *  running statement, as pg_restore's signal handler does. */
+import pg from 'pg';
+import { PgvaultError } from '../lib/index.ts';
 import type { TocEntry } from './archive/index.ts';
-import { connect, mapClientError } from './connect.ts';
+import { connect, mapClientError, withConnection } from './connect.ts';
 import { quoteIdent } from './grant-script.ts';
 import { mapPgFailureText } from './map-pg-failure.ts';
 import { describeTarget, type PgConnectionConfig } from './pg-connection-config.ts';
-import { UserErrorPgToolCancelled, UserErrorPgToolFailed } from './pg-errors.ts';
+import { TransientErrorConnectionLost, UserErrorPgToolCancelled, UserErrorPgToolFailed } from './pg-errors.ts';
 
-/** Entry kinds a session restores. */
+/** Entry kinds a session restores: post-data entries with no owner, ACL or data of their own. */
 export const sessionEntryDescs: ReadonlySet<string> = new Set(['INDEX', 'CONSTRAINT']);
+
+/** Whether the archive's entries can go through a session unchanged:
+ *  - its encoding is UTF8: the TOC is read as UTF-8 text and node-postgres sends UTF-8, so the definitions of an
+ *    archive in another encoding (LATIN1 names or predicate literals) would not reach the server byte for byte;
+ *  - it has a SEARCHPATH entry (pg_dump 10.3 and later): without one pg_restore sets search_path per entry. */
+export function sessionFits(toc: readonly TocEntry[]): boolean {
+  const encoding = /'([^']+)'/.exec(toc.find((e) => e.desc === 'ENCODING')?.defn ?? '')?.[1];
+  return encoding?.toUpperCase().replace(/[-_]/g, '') === 'UTF8' && toc.some((e) => e.desc === 'SEARCHPATH');
+}
 
 /** The session settings in a script that pg_restore printed (`--file=-`): its SET and set_config statements (the
  *  same ones it sends on a database connection before the first entry), without comments and psql meta-commands. */
 export function restoreSettings(script: string): string {
   const lines = script.split('\n').filter((l) => /^(SET |SELECT pg_catalog\.set_config\()/.test(l));
   if (!lines.some((l) => /^SET client_encoding /.test(l))) {
-    throw new UserErrorInvalidInput('pg_restore printed no session settings for the archive', {
+    throw new UserErrorPgToolFailed('pg_restore printed no session settings for the archive', {
       hint: 'Check that the pg_restore found by client discovery works (`pg_restore --version`).',
     });
   }
   return lines.join('\n');
 }
 
+/** An idle session must outlive a long data load of its worker: a role's idle_session_timeout (14+) would end it. */
+const keepIdle = `SELECT pg_catalog.set_config('idle_session_timeout', '0', false) WHERE pg_catalog.current_setting('server_version_num')::int >= 140000`;
+
 export class RestoreSqlSession {
   readonly #client: pg.Client;
   readonly #cfg: PgConnectionConfig;
+  readonly #pid: number;
   /** The default_tablespace last set, as pg_restore tracks it (undefined: never set). */
   #tablespace: string | undefined;
-  #closed = false;
+  #ended = false;
 
-  private constructor(client: pg.Client, cfg: PgConnectionConfig) {
+  private constructor(client: pg.Client, cfg: PgConnectionConfig, pid: number) {
     this.#client = client;
     this.#cfg = cfg;
+    this.#pid = pid;
+    client.on('end', () => (this.#ended = true));
   }
 
-  /** Connects to `cfg` (the database being restored) and sends the session settings (restoreSettings). */
-  static async open(cfg: PgConnectionConfig, settings: string): Promise<RestoreSqlSession> {
+  /** Connects to `cfg` (the database being restored) and sends the session settings (restoreSettings). Server
+   *  warnings go to `onNotice`, as pg_restore writes them to its log. */
+  static async open(cfg: PgConnectionConfig, settings: string, onNotice?: (line: string) => void): Promise<RestoreSqlSession> {
     const client = await connect(cfg);
-    const session = new RestoreSqlSession(client, cfg);
     try {
-      await client.query(settings);
+      if (settings) await client.query(settings);
+      await client.query(keepIdle);
+      const { rows } = await client.query<{ pid: number }>('SELECT pg_catalog.pg_backend_pid() AS pid');
+      const session = new RestoreSqlSession(client, cfg, rows[0]!.pid);
+      if (onNotice) client.on('notice', (n: { severity?: string; message?: string }) => onNotice(`${n.severity ?? 'NOTICE'}:  ${n.message ?? ''}`));
+      return session;
     } catch (err) {
-      await session.close();
+      await client.end().catch(() => undefined);
       throw mapClientError(err, cfg);
     }
-    return session;
   }
 
-  /** Restores one entry; `signal` ends the session (the connection closes, the server stops the statement when it
-   *  notices, and the restore drops the database with FORCE). */
+  /** False once the connection is gone (closed, lost, or ended by the server while idle): open another. */
+  get usable(): boolean {
+    return !this.#ended;
+  }
+
+  /** Restores one entry. `signal` cancels the running statement and ends the session. */
   async run(entry: TocEntry, signal?: AbortSignal): Promise<void> {
-    if (!sessionEntryDescs.has(entry.desc)) throw new UserErrorInvalidInput(`a restore session takes indexes and constraints, not ${entry.desc}`);
+    if (!sessionEntryDescs.has(entry.desc)) {
+      throw new UserErrorPgToolFailed(`a restore session builds indexes and constraints, not ${entry.desc} entries`, {
+        hint: 'This is a bug in pgvault: please report it.',
+      });
+    }
     const cancelled = (): UserErrorPgToolCancelled =>
       new UserErrorPgToolCancelled(`the restore was cancelled while it built ${describeEntry(entry)}`, { hint: 'Nothing was kept from the cancelled run.', cause: signal?.reason });
     if (signal?.aborted) throw cancelled();
-    const onAbort = (): void => void this.close();
+    if (this.#ended) throw new TransientErrorConnectionLost(`the connection for ${describeEntry(entry)} to ${describeTarget(this.#cfg)} is closed`);
+    let stopping: Promise<void> | undefined;
+    const onAbort = (): void => void (stopping = this.#cancel());
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const ts = entry.tablespace;
       if (ts !== null && ts !== this.#tablespace) {
-        await this.#client.query(ts === '' ? `SET default_tablespace = ''` : `SET default_tablespace = ${quoteIdent(ts)}`);
+        // pg_restore remembers the tablespace even when the SET fails.
         this.#tablespace = ts;
+        await this.#client.query(ts === '' ? `SET default_tablespace = ''` : `SET default_tablespace = ${quoteIdent(ts)}`);
       }
       if (entry.defn) await this.#client.query(entry.defn);
     } catch (err) {
-      if (signal?.aborted) throw cancelled();
+      if (signal?.aborted) {
+        await stopping;
+        throw cancelled();
+      }
       throw this.#failure(err, entry);
     } finally {
       signal?.removeEventListener('abort', onAbort);
@@ -80,23 +116,25 @@ export class RestoreSqlSession {
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
+    this.#ended = true;
     await this.#client.end().catch(() => undefined);
   }
 
+  /** Cancels the statement running on the server (from a second connection, as the same role may), then closes. */
+  async #cancel(): Promise<void> {
+    await withConnection(this.#cfg, (c) => c.query('SELECT pg_catalog.pg_cancel_backend($1)', [this.#pid])).catch(() => undefined);
+    await this.close();
+  }
+
   /** The error a pg_restore run of the entry would have given: the same mapping of the server's message. */
-  #failure(err: unknown, entry: TocEntry): Error {
-    const e = err as { code?: unknown; message?: unknown; detail?: unknown };
-    const message = typeof e?.message === 'string' ? e.message : String(err);
-    const sqlstate = typeof e?.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code) ? e.code : undefined;
-    if (sqlstate === undefined) return mapClientError(err, this.#cfg); // the connection, not the statement
-    const lines = [`ERROR:  ${message}`, ...(typeof e.detail === 'string' ? [`DETAIL:  ${e.detail}`] : [])];
-    const specific = mapPgFailureText(lines.join('\n'), { actor: 'pg_restore', cfg: this.#cfg }, sqlstate);
+  #failure(err: unknown, entry: TocEntry): PgvaultError {
+    if (!(err instanceof pg.DatabaseError)) return mapClientError(err, this.#cfg); // the connection, not the statement
+    const lines = [`${err.severity ?? 'ERROR'}:  ${err.message}`, ...(err.detail ? [`DETAIL:  ${err.detail}`] : [])];
+    const specific = mapPgFailureText(lines.join('\n'), { actor: 'pg_restore', cfg: this.#cfg }, err.code);
     if (specific) return specific;
-    return new UserErrorPgToolFailed(`restoring ${describeEntry(entry)} failed on ${describeTarget(this.#cfg)}: ${message}`, {
+    return new UserErrorPgToolFailed(`restoring ${describeEntry(entry)} failed on ${describeTarget(this.#cfg)}: ${err.message}`, {
       hint: 'See details.errors (the server\'s error) and the job log.',
-      details: { actor: 'pg_restore', entry: entry.dumpId, sqlstate, errors: lines },
+      details: { actor: 'pg_restore', entry: entry.dumpId, sqlstate: err.code, errors: lines },
     });
   }
 }

@@ -14,6 +14,7 @@ import {
   discoverClients,
   restoreSettings,
   RestoreSqlSession,
+  sessionFits,
   parsePgUrl,
   pickClient,
   spawnPgDump,
@@ -30,7 +31,6 @@ import {
   type PgConnectionConfig,
   type TocEntry,
 } from '../../src/postgres/index.ts';
-import { UserErrorInvalidInput } from '../../src/lib/index.ts';
 import { startCluster, type PgCluster } from '../support/pg-cluster.ts';
 
 let cluster: PgCluster;
@@ -296,9 +296,12 @@ describe('RestoreSqlSession', () => {
   let toc: TocEntry[];
   let settings: string;
   let owner: PgConnectionConfig;
-  const app = 'pgvault-session-test';
   const keysAndIndexes = (): TocEntry[] => toc.filter((e) => e.desc === 'INDEX' || e.desc === 'CONSTRAINT');
-  const fake = (desc: string, tag: string, defn: string): TocEntry => ({ ...keysAndIndexes()[0]!, desc, tag, namespace: 'public', defn });
+  const fake = (desc: string, tag: string, defn: string, tablespace: string | null = ''): TocEntry => ({ ...keysAndIndexes()[0]!, desc, tag, namespace: 'public', defn, tablespace });
+  /** The session's backend, found by the application_name each test gives it. */
+  const backend = async (app: string, where = 'true'): Promise<boolean> =>
+    (await cluster.query<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1 AND ${where}`, [app]))[0]!.n === '1';
+  const as = (app: string): PgConnectionConfig => withOptions(owner, { application_name: app });
 
   beforeAll(async () => {
     const dump = spawnPgDump(dumper, { client: pgDump });
@@ -311,7 +314,7 @@ describe('RestoreSqlSession', () => {
     await cluster.createRole('impatient', 'impatient-pw-1', 'LOGIN');
     await cluster.query(`ALTER ROLE impatient SET lock_timeout = '1ms'`);
     await cluster.createDatabase('app_session', 'impatient');
-    owner = { ...parsePgUrl(cluster.url('app_session', 'impatient', 'impatient-pw-1')), options: { application_name: app } };
+    owner = parsePgUrl(cluster.url('app_session', 'impatient', 'impatient-pw-1'));
     const load = spawnPgRestore(owner, { client: pgRestore, section: ['pre-data', 'data'], noOwner: true });
     load.stdin.end(archive);
     await load.done;
@@ -322,7 +325,6 @@ describe('RestoreSqlSession', () => {
       const script = spawnPgRestore(owner, { client: pgRestore, mode: 'sql', list: join(dir, 'none.list') });
       script.stdin.end(archive);
       const [text] = await Promise.all([readAll(script.stdout), script.done]);
-      expect(text.toString()).toMatch(/^\\restrict /m);
       settings = restoreSettings(text.toString());
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -335,11 +337,19 @@ describe('RestoreSqlSession', () => {
     expect(settings).toMatch(/^SET client_encoding = 'UTF8';$/m);
     expect(settings).toMatch(/^SELECT pg_catalog\.set_config\('search_path', '', false\);$/m);
     expect(settings).not.toMatch(/\\|--/);
-    expect(() => restoreSettings('--\n-- nothing here\n')).toThrow(UserErrorInvalidInput);
+    expect(() => restoreSettings('--\n-- nothing here\n')).toThrow(UserErrorPgToolFailed);
+  });
+
+  it('is used only for UTF8 archives with a SEARCHPATH entry (else pg_restore re-encodes or sets search_path per entry)', () => {
+    expect(sessionFits(toc)).toBe(true);
+    const latin1 = toc.map((e) => (e.desc === 'ENCODING' ? { ...e, defn: "SET client_encoding = 'LATIN1';\n" } : e));
+    expect(sessionFits(latin1)).toBe(false);
+    expect(sessionFits(toc.filter((e) => e.desc !== 'SEARCHPATH'))).toBe(false);
   });
 
   it("builds an archive's keys and indexes over one connection, waiting for locks as pg_restore does", async () => {
-    const session = await RestoreSqlSession.open(owner, settings);
+    const app = 'pgvault-session-build';
+    const session = await RestoreSqlSession.open(as(app), settings);
     const locker = await connect(parsePgUrl(cluster.url('app_session')));
     try {
       await locker.query('BEGIN; LOCK TABLE public.a_big IN ROW EXCLUSIVE MODE');
@@ -347,9 +357,9 @@ describe('RestoreSqlSession', () => {
       const rest = keysAndIndexes().filter((e) => e !== first);
       let settled = false;
       const building = session.run(first).finally(() => (settled = true));
-      await new Promise((r) => setTimeout(r, 300));
-      expect(settled).toBe(false); // waiting for the lock, not failed after the role's 1 ms
-      expect(await backends(app)).toBe(1);
+      await waitFor('the key to wait for the lock', () => backend(app, `wait_event_type = 'Lock'`));
+      await new Promise((r) => setTimeout(r, 100));
+      expect(settled).toBe(false); // still waiting, not failed after the role's 1 ms
       await locker.query('COMMIT');
       await building;
       for (const e of rest) await session.run(e);
@@ -376,7 +386,7 @@ describe('RestoreSqlSession', () => {
     }
   });
 
-  it('fails an entry with the coded error pg_restore would give, naming the entry', async () => {
+  it('fails an entry with the coded error pg_restore would give, naming the entry or its tablespace', async () => {
     const session = await RestoreSqlSession.open(owner, settings);
     try {
       const err = await session.run(fake('INDEX', 'nope_idx', 'CREATE INDEX nope_idx ON public.nope (id);')).catch((e: unknown) => e);
@@ -385,33 +395,49 @@ describe('RestoreSqlSession', () => {
       expect((err as Error).message).toContain('relation "public.nope" does not exist');
       expect((err as UserErrorPgToolFailed).details).toMatchObject({ sqlstate: '42P01', errors: ['ERROR:  relation "public.nope" does not exist'] });
       expect((err as UserErrorPgToolFailed).hint).toBeTruthy();
+      // An entry's tablespace is set before its definition runs.
+      const elsewhere = await session.run(fake('INDEX', 'b_small_note', 'CREATE INDEX b_small_note ON public.b_small (note);', 'nowhere')).catch((e: unknown) => e);
+      expect(elsewhere).toBeInstanceOf(UserErrorPgToolFailed);
+      expect((elsewhere as Error).message).toMatch(/tablespace "nowhere" does not exist|invalid value for parameter "default_tablespace"/);
+      expect(await cluster.query(`SELECT 1 FROM pg_indexes WHERE indexname = 'b_small_note'`, [], 'app_session')).toEqual([]);
       // Only indexes and constraints: other entries need what pg_restore does around them (owners, ACLs, data).
-      await expect(session.run(fake('TABLE', 't', 'CREATE TABLE public.t (x int);'))).rejects.toBeInstanceOf(UserErrorInvalidInput);
+      await expect(session.run(fake('TABLE', 't', 'CREATE TABLE public.t (x int);'))).rejects.toBeInstanceOf(UserErrorPgToolFailed);
     } finally {
       await session.close();
     }
   });
 
-  it('maps a backend terminated mid-entry to TransientErrorConnectionLost, and ends on cancellation', async () => {
+  it('maps a backend terminated mid-entry, or while idle, to TransientErrorConnectionLost', async () => {
     const slow = fake('INDEX', 'slow', 'SELECT pg_sleep(30);');
-    const session = await RestoreSqlSession.open(owner, settings);
+    const app = 'pgvault-session-cut';
+    const session = await RestoreSqlSession.open(as(app), settings);
     const running = session.run(slow).catch((e: unknown) => e);
-    const sleeping = async (): Promise<boolean> =>
-      (await cluster.query<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'SELECT pg_sleep%'`, [app]))[0]!.n === '1';
-    await waitFor('the entry to run', sleeping);
+    await waitFor('the entry to run', () => backend(app, `query LIKE 'SELECT pg_sleep%'`));
     await cluster.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [app]);
     expect(await running).toBeInstanceOf(TransientErrorConnectionLost);
     await session.close();
 
+    const idleApp = 'pgvault-session-idle';
+    const idle = await RestoreSqlSession.open(as(idleApp), settings);
+    expect(idle.usable).toBe(true);
+    await cluster.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [idleApp]);
+    await waitFor('the session to notice', () => !idle.usable);
+    await expect(idle.run(slow)).rejects.toBeInstanceOf(TransientErrorConnectionLost);
+  });
+
+  it('cancels the running statement on the server when the signal aborts', async () => {
+    const slow = fake('INDEX', 'slow', 'SELECT pg_sleep(30);');
+    const app = 'pgvault-session-cancel';
     const ac = new AbortController();
-    const other = await RestoreSqlSession.open(owner, settings);
+    const session = await RestoreSqlSession.open(as(app), settings);
     const started = Date.now();
-    const cancelled = other.run(slow, ac.signal).catch((e: unknown) => e);
-    await waitFor('the entry to run', sleeping);
+    const cancelled = session.run(slow, ac.signal).catch((e: unknown) => e);
+    await waitFor('the entry to run', () => backend(app, `query LIKE 'SELECT pg_sleep%'`));
     ac.abort(new Error('job cancelled by the user'));
     expect(await cancelled).toBeInstanceOf(UserErrorPgToolCancelled);
-    expect(Date.now() - started).toBeLessThan(20_000);
-    await expect(other.run(slow, ac.signal)).rejects.toBeInstanceOf(UserErrorPgToolCancelled);
-    await cluster.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [app]);
+    await waitFor('the server session to end', async () => !(await backend(app)), 10_000);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(session.usable).toBe(false);
+    await expect(session.run(slow, ac.signal)).rejects.toBeInstanceOf(UserErrorPgToolCancelled);
   });
 });
