@@ -3,9 +3,9 @@
  *  pg_restore. Parallel restore keeps pg_restore -j's gain without a spool file: pre-data from the TOC alone, then
  *  N workers taking ready items biggest first (restore-schedule.ts): a table's data through `pg_restore
  *  --section=data` fed a partial archive (header + TOC + that table's block, read from the vault by range), and once
- *  it is in, its indexes and keys (as SQL over a connection each worker keeps: restore-sql-session.ts); the rest of
- *  post-data with -j from a tiny TOC-only file. Spool mode (the
- *  whole archive in a private temp file, then plain pg_restore -j) only when asked. Missing roles are reported
+ *  it is in, its indexes and keys (as SQL over reused sessions: restore-sql-session.ts); the rest of post-data
+ *  with -j from a tiny TOC-only file. Spool mode (the whole archive in a private temp file, then plain pg_restore
+ *  -j) only when asked. Missing roles are reported
  *  with the ACL entries skipped; it never drops a database unless `replace` was asked. */
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -448,8 +448,8 @@ async function restoreParallel(
 
   // 2. data and the indexes and keys of each table: `jobs` workers take the next ready item, biggest first. A data
   //    item is one pg_restore reading a partial archive (header + TOC + one table's block, fetched by range); once
-  //    a table is in, its post items (SQL over the worker's session) become ready. As in pg_restore -j, a worker that has no
-  //    data left builds indexes instead of idling while another worker still loads.
+  //    a table is in, its post items (its indexes and keys) become ready. As in pg_restore -j, a worker that has
+  //    no data left builds indexes instead of idling while another worker still loads.
   let runs = 0;
   // A post item's indexes and constraints are built as SQL over a session reused from one item to the next
   // (restore-sql-session.ts). Sessions and data runs together hold at most `jobs` connections, as many as the
