@@ -452,8 +452,9 @@ async function restoreParallel(
   //    no data left builds indexes instead of idling while another worker still loads.
   let runs = 0;
   // A post item's indexes and constraints are built as SQL over a session reused from one item to the next
-  // (restore-sql-session.ts). Sessions and data runs together hold at most `jobs` connections, as many as the
-  // pg_restore runs they replace: a data run closes an idle session first when that bound would be passed.
+  // (restore-sql-session.ts). Sessions and data runs together hold at most `jobs` + 1 connections, as pg_restore -j
+  // does (a leader and `jobs` workers): a data run closes an idle session first when that bound would be passed.
+  // So one idle session outlives the data loads of both workers, and the next post item takes it.
   const byId = new Map(toc.map((e) => [e.dumpId, e]));
   const open = new Set<RestoreSqlSession>();
   const idle: RestoreSqlSession[] = [];
@@ -466,7 +467,7 @@ async function restoreParallel(
   const runData = async (item: DataItem): Promise<void> => {
     loading++;
     try {
-      while (idle.length > 0 && open.size + loading > ctx.jobs) await closeIdle(idle[0]!);
+      while (idle.length > 0 && open.size + loading > ctx.jobs + 1) await closeIdle(idle[0]!);
       const list = join(ctx.dir, `data-${runs++}.list`);
       await writeFile(list, renderRestoreList(item.dumpIds, toc), { mode: 0o600 });
       const p = spawnPgRestore(ctx.cfg, {
