@@ -227,8 +227,11 @@ describe('runRestore into a newer major as a CREATEDB role', () => {
     const report = await runRestore(vault, backup.manifest.id as ManifestId, 'shopdb', dstCfg, { newDatabase: 'parallel', jobs: 2, clients });
     expect(report.mode).toBe('parallel');
     expect(await summary(dst, 'parallel')).toEqual(expected);
-    // Its post item ran as SQL over a worker's session, not as one more pg_restore run.
+    // Its post item ran as SQL over a worker's session, not as one more pg_restore run; no session stays open.
     expect(report.log).toContain('pgvault: creating INDEX "public.big_id_filler"');
+    const left = async (): Promise<number> => (await dst.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = 'parallel'`))[0]!.n;
+    for (let i = 0; i < 100 && (await left()) > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await left()).toBe(0);
     // The big table (its own data item) gets its key and two-column index from its post item: both there and valid.
     const idx = await dst.query<{ indexname: string; valid: boolean }>(
       `SELECT c.relname AS indexname, i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = 'public.big'::regclass ORDER BY 1`,
