@@ -459,15 +459,17 @@ async function restoreParallel(
   const open = new Set<RestoreSqlSession>();
   const idle: RestoreSqlSession[] = [];
   let loading = 0;
-  const closeIdle = async (s: RestoreSqlSession): Promise<void> => {
-    idle.splice(idle.indexOf(s), 1);
+  /** Sessions being opened: they count against the bound before they are in `open`. */
+  let opening = 0;
+  const closeIdle = async (): Promise<void> => {
+    const s = idle.shift()!;
     open.delete(s);
     await s.close();
   };
   const runData = async (item: DataItem): Promise<void> => {
     loading++;
     try {
-      while (idle.length > 0 && open.size + loading > ctx.jobs + 1) await closeIdle(idle[0]!);
+      while (idle.length > 0 && open.size + opening + loading > ctx.jobs + 1) await closeIdle();
       const list = join(ctx.dir, `data-${runs++}.list`);
       await writeFile(list, renderRestoreList(item.dumpIds, toc), { mode: 0o600 });
       const p = spawnPgRestore(ctx.cfg, {
@@ -491,9 +493,14 @@ async function restoreParallel(
       if (s.usable) return s;
       open.delete(s); // ended while idle (the server, a failover): a new one takes its place
     }
-    const s = await RestoreSqlSession.open({ ...ctx.cfg, database: ctx.base.database }, settings, (line) => ctx.log.push(`pgvault: ${line}`));
-    open.add(s);
-    return s;
+    opening++;
+    try {
+      const s = await RestoreSqlSession.open({ ...ctx.cfg, database: ctx.base.database }, settings, (line) => ctx.log.push(`pgvault: ${line}`));
+      open.add(s);
+      return s;
+    } finally {
+      opening--;
+    }
   };
   const runPost = async (item: PostItem): Promise<void> => {
     if (!useSessions) {

@@ -9,10 +9,11 @@
  *  their own), and they have no data and no ACL. Only archives whose TOC pg_restore would not re-encode or re-path
  *  per entry (sessionFits). Failures are the coded errors of a pg_restore run of the entry; cancellation cancels the
  *  running statement, as pg_restore's signal handler does. */
+import { connect as netConnect } from 'node:net';
 import pg from 'pg';
 import { PgvaultError } from '../lib/index.ts';
 import type { TocEntry } from './archive/index.ts';
-import { connect, mapClientError, withConnection } from './connect.ts';
+import { connect, mapClientError } from './connect.ts';
 import { quoteIdent } from './grant-script.ts';
 import { mapPgFailureText } from './map-pg-failure.ts';
 import { describeTarget, type PgConnectionConfig } from './pg-connection-config.ts';
@@ -45,18 +46,21 @@ export function restoreSettings(script: string): string {
 /** An idle session must outlive a long data load of its worker: a role's idle_session_timeout (14+) would end it. */
 const keepIdle = `SELECT pg_catalog.set_config('idle_session_timeout', '0', false) WHERE pg_catalog.current_setting('server_version_num')::int >= 140000`;
 
+/** How long a cancel request may take before the session is closed anyway. */
+const cancelTimeoutMs = 5_000;
+
 export class RestoreSqlSession {
   readonly #client: pg.Client;
   readonly #cfg: PgConnectionConfig;
-  readonly #pid: number;
   /** The default_tablespace last set, as pg_restore tracks it (undefined: never set). */
   #tablespace: string | undefined;
   #ended = false;
+  /** A cancellation under way (cancel request, then close): whoever ends the session waits for it. */
+  #stopping: Promise<void> | undefined;
 
-  private constructor(client: pg.Client, cfg: PgConnectionConfig, pid: number) {
+  private constructor(client: pg.Client, cfg: PgConnectionConfig) {
     this.#client = client;
     this.#cfg = cfg;
-    this.#pid = pid;
     client.on('end', () => (this.#ended = true));
   }
 
@@ -67,8 +71,7 @@ export class RestoreSqlSession {
     try {
       if (settings) await client.query(settings);
       await client.query(keepIdle);
-      const { rows } = await client.query<{ pid: number }>('SELECT pg_catalog.pg_backend_pid() AS pid');
-      const session = new RestoreSqlSession(client, cfg, rows[0]!.pid);
+      const session = new RestoreSqlSession(client, cfg);
       if (onNotice) client.on('notice', (n: { severity?: string; message?: string }) => onNotice(`${n.severity ?? 'NOTICE'}:  ${n.message ?? ''}`));
       return session;
     } catch (err) {
@@ -93,8 +96,7 @@ export class RestoreSqlSession {
       new UserErrorPgToolCancelled(`the restore was cancelled while it built ${describeEntry(entry)}`, { hint: 'Nothing was kept from the cancelled run.', cause: signal?.reason });
     if (signal?.aborted) throw cancelled();
     if (this.#ended) throw new TransientErrorConnectionLost(`the connection for ${describeEntry(entry)} to ${describeTarget(this.#cfg)} is closed`);
-    let stopping: Promise<void> | undefined;
-    const onAbort = (): void => void (stopping = this.#cancel());
+    const onAbort = (): void => void (this.#stopping ??= this.#cancel());
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const ts = entry.tablespace;
@@ -103,27 +105,34 @@ export class RestoreSqlSession {
         this.#tablespace = ts;
         await this.#client.query(ts === '' ? `SET default_tablespace = ''` : `SET default_tablespace = ${quoteIdent(ts)}`);
       }
+      if (signal?.aborted) throw cancelled(); // aborted between the two: the definition must not start
       if (entry.defn) await this.#client.query(entry.defn);
     } catch (err) {
       if (signal?.aborted) {
-        await stopping;
+        await this.#stopping;
         throw cancelled();
       }
       throw this.#failure(err, entry);
     } finally {
       signal?.removeEventListener('abort', onAbort);
+      // An abort that came as the statement finished: its cancel ends before the session is used or dropped.
+      await this.#stopping;
     }
   }
 
   async close(): Promise<void> {
     this.#ended = true;
+    await this.#stopping;
     await this.#client.end().catch(() => undefined);
   }
 
-  /** Cancels the statement running on the server (from a second connection, as the same role may), then closes. */
+  /** Cancels the statement running on the server with a cancel request (what pg_restore's signal handler sends
+   *  through PQcancel: no login and no connection slot needed), then closes the session. */
   async #cancel(): Promise<void> {
-    await withConnection(this.#cfg, (c) => c.query('SELECT pg_catalog.pg_cancel_backend($1)', [this.#pid])).catch(() => undefined);
-    await this.close();
+    const { processID, secretKey } = this.#client as unknown as { processID: number | null; secretKey: number | null };
+    if (processID !== null && secretKey !== null) await sendCancelRequest(this.#cfg, processID, secretKey).catch(() => undefined);
+    this.#ended = true;
+    await this.#client.end().catch(() => undefined);
   }
 
   /** The error a pg_restore run of the entry would have given: the same mapping of the server's message. */
@@ -137,6 +146,26 @@ export class RestoreSqlSession {
       details: { actor: 'pg_restore', entry: entry.dumpId, sqlstate: err.code, errors: lines },
     });
   }
+}
+
+/** The protocol's CancelRequest (int32 length 16, code 80877102, backend pid, secret key) on a fresh socket, as
+ *  libpq's PQcancel sends it; the server closes the socket once it has read it. */
+function sendCancelRequest(cfg: PgConnectionConfig, pid: number, key: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = cfg.host.startsWith('/') ? netConnect(`${cfg.host}/.s.PGSQL.${cfg.port}`) : netConnect(cfg.port, cfg.host);
+    const timer = setTimeout(() => socket.destroy(new Error('the cancel request timed out')), cancelTimeoutMs);
+    const packet = Buffer.alloc(16);
+    packet.writeInt32BE(16, 0);
+    packet.writeInt32BE(80877102, 4);
+    packet.writeInt32BE(pid, 8);
+    packet.writeInt32BE(key, 12);
+    socket.on('connect', () => socket.end(packet));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
 function describeEntry(e: TocEntry): string {

@@ -353,6 +353,7 @@ describe('a database in another encoding than UTF8', () => {
     expect((await summary(dst, 'latin_j2')).indexes).toContain(`WHERE (status = 'gelöscht'::text)`);
     // The TOC is read as UTF-8 and node-postgres speaks UTF-8: the indexes were built by pg_restore, not by a session.
     expect(report.log.some((l) => l.startsWith('pgvault: creating'))).toBe(false);
+    expect(report.log.some((l) => /^pg_restore: creating INDEX "public\.gr/.test(l))).toBe(true);
   });
 });
 

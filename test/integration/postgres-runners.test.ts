@@ -423,6 +423,7 @@ describe('RestoreSqlSession', () => {
     await cluster.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [idleApp]);
     await waitFor('the session to notice', () => !idle.usable);
     await expect(idle.run(slow)).rejects.toBeInstanceOf(TransientErrorConnectionLost);
+    await idle.close();
   });
 
   it('cancels the running statement on the server when the signal aborts', async () => {
@@ -435,7 +436,7 @@ describe('RestoreSqlSession', () => {
     await waitFor('the entry to run', () => backend(app, `query LIKE 'SELECT pg_sleep%'`));
     ac.abort(new Error('job cancelled by the user'));
     expect(await cancelled).toBeInstanceOf(UserErrorPgToolCancelled);
-    await waitFor('the server session to end', async () => !(await backend(app)), 10_000);
+    await waitFor('the server session to end', async () => (await backends(app)) === 0, 10_000);
     expect(Date.now() - started).toBeLessThan(15_000);
     expect(session.usable).toBe(false);
     await expect(session.run(slow, ac.signal)).rejects.toBeInstanceOf(UserErrorPgToolCancelled);
