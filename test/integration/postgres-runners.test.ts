@@ -407,6 +407,17 @@ describe('RestoreSqlSession', () => {
     }
   });
 
+  it("passes the server's warnings to the log, and no notices (pg_restore's client_min_messages = warning)", async () => {
+    const lines: string[] = [];
+    const session = await RestoreSqlSession.open(owner, settings, (l) => lines.push(l));
+    try {
+      await session.run(fake('INDEX', 'loud', `DO $$ BEGIN RAISE NOTICE 'quiet one'; RAISE WARNING 'careful here'; END $$;`));
+    } finally {
+      await session.close();
+    }
+    expect(lines).toEqual(['WARNING:  careful here']);
+  });
+
   it('maps a backend terminated mid-entry, or while idle, to TransientErrorConnectionLost', async () => {
     const slow = fake('INDEX', 'slow', 'SELECT pg_sleep(30);');
     const app = 'pgvault-session-cut';
