@@ -23,6 +23,7 @@ import {
   type ReblockOptions,
   pickClient,
   restoreSettings,
+  RestoreSessionPool,
   RestoreSqlSession,
   sessionFits,
   type SpawnPgRestoreOptions,
@@ -451,25 +452,13 @@ async function restoreParallel(
   //    a table is in, its post items (its indexes and keys) become ready. As in pg_restore -j, a worker that has
   //    no data left builds indexes instead of idling while another worker still loads.
   let runs = 0;
-  // A post item's indexes and constraints are built as SQL over a session reused from one item to the next
-  // (restore-sql-session.ts). Sessions and data runs together hold at most `jobs` + 1 connections, as pg_restore -j
-  // does (a leader and `jobs` workers): a data run closes an idle session first when that bound would be passed.
-  // So one idle session outlives the data loads of both workers, and the next post item takes it.
+  // A post item's indexes and constraints are built as SQL over sessions reused from one item to the next
+  // (restore-sql-session.ts), within jobs + 1 connections together with the data runs.
   const byId = new Map(toc.map((e) => [e.dumpId, e]));
-  const open = new Set<RestoreSqlSession>();
-  const idle: RestoreSqlSession[] = [];
-  let loading = 0;
-  /** Sessions being opened: they count against the bound before they are in `open`. */
-  let opening = 0;
-  const closeIdle = async (): Promise<void> => {
-    const s = idle.shift()!;
-    open.delete(s);
-    await s.close();
-  };
+  const sessions = new RestoreSessionPool(() => RestoreSqlSession.open({ ...ctx.cfg, database: ctx.base.database }, settings, (l) => ctx.log.push(l)), ctx.jobs + 1);
   const runData = async (item: DataItem): Promise<void> => {
-    loading++;
+    await sessions.loadingStarts();
     try {
-      while (idle.length > 0 && open.size + opening + loading > ctx.jobs + 1) await closeIdle();
       const list = join(ctx.dir, `data-${runs++}.list`);
       await writeFile(list, renderRestoreList(item.dumpIds, toc), { mode: 0o600 });
       const p = spawnPgRestore(ctx.cfg, {
@@ -485,21 +474,7 @@ async function restoreParallel(
       bytes += (await feed(p, [loadToc, ranges()], { reblock: ctx.reblock, vault })) - loadToc.length + tocBytes.length;
       ctx.log.push(...p.log);
     } finally {
-      loading--;
-    }
-  };
-  const session = async (): Promise<RestoreSqlSession> => {
-    for (let s = idle.pop(); s; s = idle.pop()) {
-      if (s.usable) return s;
-      open.delete(s); // ended while idle (the server, a failover): a new one takes its place
-    }
-    opening++;
-    try {
-      const s = await RestoreSqlSession.open({ ...ctx.cfg, database: ctx.base.database }, settings, (line) => ctx.log.push(`pgvault: ${line}`));
-      open.add(s);
-      return s;
-    } finally {
-      opening--;
+      sessions.loadingEnds();
     }
   };
   const runPost = async (item: PostItem): Promise<void> => {
@@ -511,18 +486,14 @@ async function restoreParallel(
       ctx.log.push(...p.log);
       return;
     }
-    const s = await session();
-    for (const id of item.dumpIds) {
-      const e = byId.get(id)!;
-      ctx.log.push(`pgvault: creating ${e.desc} "${e.namespace ? `${e.namespace}.` : ''}${e.tag ?? ''}"`);
-      await s.run(e, ctx.base.signal);
-    }
-    idle.push(s);
+    const s = await sessions.take();
+    for (const id of item.dumpIds) await s.run(byId.get(id)!, ctx.base.signal);
+    sessions.give(s);
   };
   try {
     await runRestoreItems(dataItems, postItems, ctx.jobs, { data: runData, post: runPost });
   } finally {
-    await Promise.all([...open].map((s) => s.close()));
+    await sessions.close();
   }
 
   // 3. the rest of post-data (foreign keys, triggers, ACLs, indexes spanning workers) with -j, from a seekable

@@ -16,7 +16,7 @@ export type { PgToolProcess, PgToolResult, PgToolProgress } from './pg-tool-proc
 export type { SpawnPgDumpOptions, SpawnPgDumpGlobalsOptions } from './spawn-pg-dump.ts';
 export { spawnPgDump, spawnPgDumpGlobals } from './spawn-pg-dump.ts';
 export type { SpawnPgRestoreOptions, PgRestoreSection } from './spawn-pg-restore.ts';
-export { RestoreSqlSession, restoreSettings, sessionEntryDescs, sessionFits } from './restore-sql-session.ts';
+export { RestoreSessionPool, RestoreSqlSession, restoreSettings, sessionEntryDescs, sessionFits } from './restore-sql-session.ts';
 export { spawnPgRestore, missingRoles, onlyMissingRoleErrors, onlyRoleErrors, restoreRoleIssues } from './spawn-pg-restore.ts';
 export type { PgActor, PgFailureContext } from './map-pg-failure.ts';
 export { mapPgFailureText, mapPgToolExit } from './map-pg-failure.ts';

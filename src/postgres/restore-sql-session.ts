@@ -57,22 +57,24 @@ export class RestoreSqlSession {
   #ended = false;
   /** A cancellation under way (cancel request, then close): whoever ends the session waits for it. */
   #stopping: Promise<void> | undefined;
+  readonly #log: ((line: string) => void) | undefined;
 
-  private constructor(client: pg.Client, cfg: PgConnectionConfig) {
+  private constructor(client: pg.Client, cfg: PgConnectionConfig, log: ((line: string) => void) | undefined) {
     this.#client = client;
     this.#cfg = cfg;
+    this.#log = log;
     client.on('end', () => (this.#ended = true));
   }
 
-  /** Connects to `cfg` (the database being restored) and sends the session settings (restoreSettings). Server
-   *  warnings go to `onNotice`, as pg_restore writes them to its log. */
-  static async open(cfg: PgConnectionConfig, settings: string, onNotice?: (line: string) => void): Promise<RestoreSqlSession> {
+  /** Connects to `cfg` (the database being restored) and sends the session settings (restoreSettings). `log` gets
+   *  what pg_restore --verbose would write: a line per entry restored, and the server's warnings. */
+  static async open(cfg: PgConnectionConfig, settings: string, log?: (line: string) => void): Promise<RestoreSqlSession> {
     const client = await connect(cfg);
     try {
       if (settings) await client.query(settings);
       await client.query(keepIdle);
-      const session = new RestoreSqlSession(client, cfg);
-      if (onNotice) client.on('notice', (n: { severity?: string; message?: string }) => onNotice(`${n.severity ?? 'NOTICE'}:  ${n.message ?? ''}`));
+      const session = new RestoreSqlSession(client, cfg, log);
+      if (log) client.on('notice', (n: { severity?: string; message?: string }) => log(`pgvault: ${n.severity ?? 'NOTICE'}:  ${n.message ?? ''}`));
       return session;
     } catch (err) {
       await client.end().catch(() => undefined);
@@ -96,6 +98,7 @@ export class RestoreSqlSession {
       new UserErrorPgToolCancelled(`the restore was cancelled while it built ${describeEntry(entry)}`, { hint: 'Nothing was kept from the cancelled run.', cause: signal?.reason });
     if (signal?.aborted) throw cancelled();
     if (this.#ended) throw new TransientErrorConnectionLost(`the connection for ${describeEntry(entry)} to ${describeTarget(this.#cfg)} is closed`);
+    this.#log?.(`pgvault: creating ${describeEntry(entry)}`);
     const onAbort = (): void => void (this.#stopping ??= this.#cancel());
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
@@ -145,6 +148,73 @@ export class RestoreSqlSession {
       hint: 'See details.errors (the server\'s error) and the job log.',
       details: { actor: 'pg_restore', entry: entry.dumpId, sqlstate: err.code, errors: lines },
     });
+  }
+}
+
+/** The sessions of a parallel restore's post items, reused from one item to the next. Together with the data runs
+ *  (a pg_restore and its connection each, announced with loadingStarts/loadingEnds) they hold at most `limit`
+ *  connections; a parallel restore passes jobs + 1, what pg_restore -j holds (a leader and `jobs` workers). A data run
+ *  that would pass the bound closes an idle session first, so with the bound at jobs + 1 one idle session outlives
+ *  both workers' loads and the next post item takes it. A session that ended while idle (the server, a failover) is
+ *  replaced. */
+export class RestoreSessionPool {
+  readonly #open: () => Promise<RestoreSqlSession>;
+  readonly #limit: number;
+  readonly #idle: RestoreSqlSession[] = [];
+  readonly #sessions = new Set<RestoreSqlSession>();
+  /** Sessions being opened: they count against the bound before they are in #sessions. */
+  #opening = 0;
+  #loading = 0;
+
+  constructor(open: () => Promise<RestoreSqlSession>, limit: number) {
+    this.#open = open;
+    this.#limit = limit;
+  }
+
+  /** An idle session, or a new one. Give it back when its item succeeded; a failed one is closed by close(). */
+  async take(): Promise<RestoreSqlSession> {
+    for (let s = this.#idle.pop(); s; s = this.#idle.pop()) {
+      if (s.usable) return s;
+      this.#sessions.delete(s);
+    }
+    this.#opening++;
+    try {
+      const s = await this.#open();
+      this.#sessions.add(s);
+      return s;
+    } finally {
+      this.#opening--;
+    }
+  }
+
+  give(session: RestoreSqlSession): void {
+    this.#idle.push(session);
+  }
+
+  /** A data run is about to connect: idle sessions beyond the bound are closed first. */
+  async loadingStarts(): Promise<void> {
+    this.#loading++;
+    while (this.#idle.length > 0 && this.#sessions.size + this.#opening + this.#loading > this.#limit) {
+      const s = this.#idle.shift()!;
+      this.#sessions.delete(s);
+      await s.close();
+    }
+  }
+
+  loadingEnds(): void {
+    this.#loading--;
+  }
+
+  /** Connections the sessions hold (idle or in use). */
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.#sessions];
+    this.#sessions.clear();
+    this.#idle.length = 0;
+    await Promise.all(all.map((s) => s.close()));
   }
 }
 

@@ -13,6 +13,7 @@ import {
   connect,
   discoverClients,
   restoreSettings,
+  RestoreSessionPool,
   RestoreSqlSession,
   sessionFits,
   parsePgUrl,
@@ -415,7 +416,43 @@ describe('RestoreSqlSession', () => {
     } finally {
       await session.close();
     }
-    expect(lines).toEqual(['WARNING:  careful here']);
+    expect(lines).toEqual(['pgvault: creating INDEX "public.loud"', 'pgvault: WARNING:  careful here']);
+  });
+
+  it('pools sessions within the connection bound: reuses idle ones, closes one for a data run, replaces a dead one', async () => {
+    const app = 'pgvault-session-pool';
+    const opened: RestoreSqlSession[] = [];
+    const pool = new RestoreSessionPool(async () => {
+      const s = await RestoreSqlSession.open(as(app), settings);
+      opened.push(s);
+      return s;
+    }, 3); // -j2: two workers and the leader's share
+    try {
+      const [a, b] = [await pool.take(), await pool.take()];
+      expect(a).not.toBe(b);
+      pool.give(a);
+      expect(await pool.take()).toBe(a); // reused, not reopened
+      pool.give(a);
+      pool.give(b);
+      await pool.loadingStarts(); // 2 sessions + 1 data run: within 3
+      expect(pool.size).toBe(2);
+      await pool.loadingStarts(); // 2 + 2 would pass it: one idle session is closed first
+      expect(pool.size).toBe(1);
+      await waitFor('one session on the server', async () => (await backends(app)) === 1);
+      pool.loadingEnds();
+      pool.loadingEnds();
+      // The survivor is ended by the server while idle: the next take opens another instead of failing.
+      await cluster.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [app]);
+      await waitFor('the pool to see it gone', () => opened.every((s) => !s.usable));
+      const fresh = await pool.take();
+      expect(opened).toHaveLength(3);
+      expect(fresh).toBe(opened[2]);
+      await fresh.run(fake('INDEX', 'b_small_note_pool', 'CREATE INDEX b_small_note_pool ON public.b_small (note);'));
+      pool.give(fresh);
+    } finally {
+      await pool.close();
+    }
+    await waitFor('no session left', async () => (await backends(app)) === 0);
   });
 
   it('maps a backend terminated mid-entry, or while idle, to TransientErrorConnectionLost', async () => {
