@@ -455,6 +455,39 @@ describe('RestoreSqlSession', () => {
     await waitFor('no session left', async () => (await backends(app)) === 0);
   });
 
+  it('counts a session still connecting against the bound (-j3: a data run then closes an idle session instead)', async () => {
+    const app = 'pgvault-session-opening';
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let held = false;
+    const pool = new RestoreSessionPool(async () => {
+      const s = await RestoreSqlSession.open(as(app), settings);
+      if (held) await gate; // connected, but the pool does not have it yet
+      return s;
+    }, 4); // -j3: three workers and the leader's share
+    try {
+      const [a, b, c] = [await pool.take(), await pool.take(), await pool.take()];
+      held = true;
+      const d = pool.take(); // a fourth post item: its session is being opened
+      await waitFor('the fourth session to connect', async () => (await backends(app)) === 4);
+      pool.give(a);
+      // 3 sessions (one idle) + 1 opening + 1 data run would be 5 connections: the idle one goes first.
+      await pool.loadingStarts();
+      expect(pool.size).toBe(2);
+      release();
+      const fourth = await d;
+      expect([a, b, c]).not.toContain(fourth);
+      expect(pool.size).toBe(3);
+      await waitFor('three sessions beside the data run', async () => (await backends(app)) === 3);
+      pool.loadingEnds();
+      for (const s of [b, c, fourth]) pool.give(s);
+    } finally {
+      release();
+      await pool.close();
+    }
+    await waitFor('no session left', async () => (await backends(app)) === 0);
+  });
+
   it('maps a backend terminated mid-entry, or while idle, to TransientErrorConnectionLost', async () => {
     const slow = fake('INDEX', 'slow', 'SELECT pg_sleep(30);');
     const app = 'pgvault-session-cut';
