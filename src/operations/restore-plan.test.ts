@@ -120,6 +120,39 @@ describe('planRestore', () => {
     expect(renderRestoreList(dataItems[2]!.dumpIds, toc)).toBe(`${seqSet.dumpId}; SEQUENCE SET orders_id_seq\n${otherData.dumpId}; TABLE DATA audit\n`);
   });
 
+  it('puts every entry in one phase: definitions first, grants and revokes last (after the data, as pg_restore)', () => {
+    const plan = planRestore({ toc, blocks: sized, targetIsSuperuser: true });
+    const { preData, dataItems, postItems, final } = plan.parallel;
+    // The table ACL follows its table in the TOC (so --section counts it as pre-data), but runs in the final phase.
+    expect(preData).toEqual([schema, seq, orders, customers, other, ownedBy, dflt].map((e) => e.dumpId));
+    expect(final).toEqual([fk.dumpId, acl.dumpId]);
+    const phases = [...preData, ...dataItems.flatMap((i) => i.dumpIds), ...postItems.flatMap((i) => i.dumpIds), ...final];
+    expect([...phases].sort((a, b) => a - b)).toEqual([...plan.selected].sort((a, b) => a - b));
+  });
+
+  it("creates pg_dump 17's large objects (BLOB METADATA, in the data section) with their comments before any BLOBS block", () => {
+    // pg_dump 17: metadata per group of large objects in the data section, each object's comment and ACL after it
+    // (no section: --section counts them as data), then the group's contents in a BLOBS entry depending on it.
+    const meta = entry('BLOB METADATA', 'LARGE OBJECTS 16385..16386', null, { section: 'data', defn: '16385\n16386\n' });
+    const loComment = entry('COMMENT', 'LARGE OBJECT 16385', null, { section: 'none', dependencies: [meta.dumpId] });
+    const loAcl = entry('ACL', 'LARGE OBJECT 16385', null, { section: 'none', dependencies: [meta.dumpId], defn: 'GRANT SELECT ON LARGE OBJECT 16385 TO reader;' });
+    const blobs = entry('BLOBS', 'BLOBS 16385..16386', null, { section: 'data', hadDumper: true, dependencies: [meta.dumpId] });
+    const lo = [...toc.slice(0, 11), meta, loComment, loAcl, blobs, ...toc.slice(11)];
+    const plan = planRestore({
+      toc: lo,
+      blocks: [...sized, { dumpId: blobs.dumpId, kind: 'blobs', offset: 1000 + 31 * MiB, lengthBytes: 12 * MiB }],
+      targetIsSuperuser: true,
+    });
+    const { preData, dataItems, final } = plan.parallel;
+    expect(preData).toContain(meta.dumpId);
+    expect(preData).toContain(loComment.dumpId);
+    expect(preData.indexOf(loComment.dumpId)).toBeGreaterThan(preData.indexOf(meta.dumpId));
+    // The BLOBS block is big enough for an item of its own: any worker may load it first, once pre-data is done.
+    expect(dataItems.map((i) => i.dumpIds)).toContainEqual([blobs.dumpId]);
+    expect(dataItems.flatMap((i) => i.dumpIds)).not.toContain(meta.dumpId);
+    expect(final).toEqual([fk.dumpId, acl.dumpId, loAcl.dumpId].sort((a, b) => lo.findIndex((e) => e.dumpId === a) - lo.findIndex((e) => e.dumpId === b)));
+  });
+
   it('builds the indexes and keys of a big table one item each, of a mid-sized table in one item, of all small tables in one', () => {
     const big = entry('TABLE', 'big', 'shop', { dependencies: [schema.dumpId] });
     const bigData = entry('TABLE DATA', 'big', 'shop', { dependencies: [big.dumpId] });

@@ -3,7 +3,7 @@
  *  to cut a parallel restore into items that free workers take as they become ready (each table's data, then its
  *  indexes and keys). Pure: no I/O, no PostgreSQL. */
 import { UserErrorInvalidInput } from '../lib/index.ts';
-import { sessionEntryDescs, type DataBlock, type TocEntry } from '../postgres/index.ts';
+import { sessionEntryDescs, type DataBlock, type TocEntry, type TocSection } from '../postgres/index.ts';
 
 export interface RestoreSelection {
   /** Restore these schemas whole (the schema itself, every object in it and their data). */
@@ -66,10 +66,12 @@ export interface RestorePlan {
   missingRoles: string[];
   /** Whether object ownership can be kept (every owner exists and the restoring role is a superuser). */
   keepOwners: boolean;
-  /** Items of a parallel restore: every data item, largest first; every post item whose tables are all loaded
-   *  by data items. What they leave out of `selected` runs in the final post-data phase (foreign keys, triggers,
-   *  ACLs, …). */
-  parallel: { dataItems: DataItem[]; postItems: PostItem[] };
+  /** The phases of a parallel restore, each entry of `selected` in exactly one, in TOC order within a phase:
+   *  - preData: definitions, before any data (one pg_restore), with pg_dump 17's large-object metadata;
+   *  - dataItems, largest first, and postItems (the indexes and keys of a table once its data is in);
+   *  - final: the rest (foreign keys, triggers, matview data, and the ACL pass: grants and revokes only once every
+   *    row is in, as pg_restore applies them; an owner that revoked its own INSERT must still load its table). */
+  parallel: { preData: number[]; dataItems: DataItem[]; postItems: PostItem[]; final: number[] };
   /** TABLE DATA entries whose table this restore creates: their COPY may empty the table first, in its own
    *  transaction (truncateBeforeCopy), which spares the WAL of the load on a wal_level = minimal server. */
   createdTableData: number[];
@@ -90,6 +92,9 @@ const relationDescs = new Set(['TABLE', 'VIEW', 'MATERIALIZED VIEW', 'SEQUENCE',
 /** Post-data entries a parallel restore builds as soon as their one table is loaded: those a restore session takes. */
 const workerLocalDescs = sessionEntryDescs;
 const builtinRoles = new Set(['PUBLIC', 'public']);
+/** Entries pg_restore keeps for its ACL pass, after every other entry of a run (_tocEntryRestorePass in
+ *  pg_backup_archiver.c). */
+const aclPassDescs = new Set(['ACL', 'ACL LANGUAGE', 'DEFAULT ACL']);
 /** Entries whose SQL names roles: restoring them needs those roles, so they are skipped (and reported) without them.
  *  A policy left out means its table denies more, never less. */
 const roleNamingDescs = new Set(['ACL', 'DEFAULT ACL', 'POLICY']);
@@ -288,7 +293,15 @@ function tokenize(sql: string): Token[] {
 function parallelItems(toc: readonly TocEntry[], blocks: readonly DataBlock[], selected: Set<number>): RestorePlan['parallel'] {
   const byId = new Map(toc.map((e) => [e.dumpId, e]));
   const blockById = new Map(blocks.map((b) => [b.dumpId, b]));
-  const dataEntries = toc.filter((e) => e.section === 'data' && selected.has(e.dumpId));
+  const sections = effectiveSections(toc);
+  // Before any data: what counts as pre-data but the ACL pass; and pg_dump 17's large-object metadata (BLOB
+  // METADATA: lo_create and owner, in the data section) with the comments and labels after it, because a BLOBS
+  // block only writes into large objects that exist (archive 1.16) and may load in any worker first.
+  const preData = toc
+    .filter((e) => selected.has(e.dumpId) && !aclPassDescs.has(e.desc))
+    .filter((e) => e.desc === 'BLOB METADATA' || (e.section === 'none' ? sections.get(e.dumpId) !== 'post-data' : e.section === 'pre-data'))
+    .map((e) => e.dumpId);
+  const dataEntries = toc.filter((e) => e.section === 'data' && e.desc !== 'BLOB METADATA' && selected.has(e.dumpId));
   const tablesOf = (e: TocEntry): number[] => (e.desc === 'TABLE DATA' ? [...new Set(e.dependencies)].filter((d) => byId.get(d)?.desc === 'TABLE') : []);
   const dataItems: DataItem[] = [];
   const small: TocEntry[] = [];
@@ -339,7 +352,22 @@ function parallelItems(toc: readonly TocEntry[], blocks: readonly DataBlock[], s
   }
   if (smallItem && ofSmall.length > 0) postItems.push({ dumpIds: ofSmall, tables: smallItem.tables, exclusive: exclusive(ofSmall), bytes: smallItem.bytes });
   postItems.sort((x, y) => y.bytes - x.bytes);
-  return { dataItems, postItems };
+  const earlier = new Set([...preData, ...dataItems.flatMap((i) => i.dumpIds), ...postItems.flatMap((i) => i.dumpIds)]);
+  const final = toc.filter((e) => selected.has(e.dumpId) && !earlier.has(e.dumpId)).map((e) => e.dumpId);
+  return { preData, dataItems, postItems, final };
+}
+
+/** Each entry's section as pg_restore's --section reads it: an entry of no section (a comment, an ACL, a security
+ *  label) belongs to the section of the last entry before it that has one, pre-data at the start. So a table's ACL
+ *  counts as pre-data, and in a pg_dump 17 archive a large object's comment and ACL count as data. */
+export function effectiveSections(toc: readonly TocEntry[]): Map<number, Exclude<TocSection, 'none'>> {
+  const out = new Map<number, Exclude<TocSection, 'none'>>();
+  let current: Exclude<TocSection, 'none'> = 'pre-data';
+  for (const e of toc) {
+    if (e.section !== 'none') current = e.section;
+    out.set(e.dumpId, current);
+  }
+  return out;
 }
 
 /** Selected TABLE DATA entries whose TABLE entry is selected too (so created by this restore's pre-data). A

@@ -434,10 +434,14 @@ async function restoreParallel(
   },
 ): Promise<number> {
   let bytes = 0;
-  // 1. pre-data: definitions, from the TOC alone (pg_restore runs this section serially even with -j). Beside it,
-  //    the same pg_restore prints the session settings it sends before any entry, for the post items' sessions.
-  const pre = spawnPgRestore(ctx.cfg, { ...ctx.base, section: 'pre-data' });
-  const { dataItems, postItems } = plan.parallel;
+  // 1. pre-data: definitions, from the TOC alone (pg_restore runs this section serially even with -j), without the
+  //    ACL pass (phase 3). Beside it, the same pg_restore prints the session settings it sends before any entry,
+  //    for the post items' sessions. Each phase's -L list names exactly its entries: no --section, which would
+  //    count an ACL or a comment by the entry before it (effectiveSections).
+  const { preData, dataItems, postItems, final } = plan.parallel;
+  const preList = join(ctx.dir, 'pre-data.list');
+  await writeFile(preList, renderRestoreList(preData, toc), { mode: 0o600 });
+  const pre = spawnPgRestore(ctx.cfg, { ...ctx.base, list: preList });
   const useSessions = postItems.length > 0 && sessionFits(toc);
   // Both settle before either failure counts: nothing may still run on the target when the restore drops it.
   const [preFed, printed] = await Promise.allSettled([feed(pre, [tocBytes]), useSessions ? sessionSettings(tocBytes, ctx) : '']);
@@ -496,14 +500,13 @@ async function restoreParallel(
     await sessions.close();
   }
 
-  // 3. the rest of post-data (foreign keys, triggers, ACLs, indexes spanning workers) with -j, from a seekable
-  //    TOC-only file (no data in it).
+  // 3. the rest (foreign keys, triggers, indexes spanning tables, matview data, then the ACL pass) with -j, from a
+  //    seekable TOC-only file (no data in it, and no data entry in the list).
   const tocFile = join(ctx.dir, 'toc.dump');
   await writeFile(tocFile, tocBytes, { mode: 0o600 });
-  const done = new Set([...dataItems.flatMap((i) => i.dumpIds), ...postItems.flatMap((i) => i.dumpIds)]);
-  const finalList = join(ctx.dir, 'post-final.list');
-  await writeFile(finalList, renderRestoreList(plan.selected.filter((id) => !done.has(id)), toc), { mode: 0o600 });
-  const post = spawnPgRestore(ctx.cfg, { ...ctx.base, list: finalList, section: 'post-data', file: tocFile, jobs: ctx.jobs });
+  const finalList = join(ctx.dir, 'final.list');
+  await writeFile(finalList, renderRestoreList(final, toc), { mode: 0o600 });
+  const post = spawnPgRestore(ctx.cfg, { ...ctx.base, list: finalList, file: tocFile, jobs: ctx.jobs });
   await post.done;
   ctx.log.push(...post.log);
   return bytes;

@@ -357,6 +357,37 @@ describe('a database in another encoding than UTF8', () => {
   });
 });
 
+describe('an owner that revoked its own rights (an append-only ledger)', () => {
+  it('restores with -j2 as that owner: grants and revokes apply after the data, as pg_restore applies them', async () => {
+    await src.createRole('ledger', 'ledger-pw-1', 'LOGIN');
+    await src.createRole('auditor', 'auditor-pw-1', 'LOGIN');
+    await src.query(`CREATE DATABASE ledgerdb OWNER ledger`);
+    await src.query(
+      `SET ROLE ledger;
+       CREATE TABLE entries (id bigint PRIMARY KEY, amount numeric(12,2) NOT NULL, memo text);
+       INSERT INTO entries SELECT g, g * 0.5, 'entry ' || g FROM generate_series(1, 20000) g;
+       CREATE TABLE small_log (at int, what text);
+       INSERT INTO small_log VALUES (1, 'opened');
+       -- The owner keeps reading but may no longer add, change or empty its own rows.
+       REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON entries, small_log FROM ledger;
+       GRANT SELECT ON entries TO auditor;`,
+      [],
+      'ledgerdb',
+    );
+    await dst.createRole('ledger', 'ledger-pw-1', 'LOGIN CREATEDB');
+    await dst.createRole('auditor', 'auditor-pw-1', 'LOGIN');
+    const b = await runBackup(vault, srcCfg, { database: 'ledgerdb', clients });
+    const asLedger = parsePgUrl(dst.url('postgres', 'ledger', 'ledger-pw-1'));
+    const report = await runRestore(vault, b.manifest.id as ManifestId, undefined, asLedger, { newDatabase: 'ledger_j2', jobs: 2, clients });
+    expect(report.mode).toBe('parallel');
+    expect(await summary(dst, 'ledger_j2')).toEqual(await summary(src, 'ledgerdb'));
+    const acls = (c: PgCluster, db: string): Promise<unknown[]> =>
+      c.query(`SELECT relname, relacl::text FROM pg_class WHERE relname IN ('entries', 'small_log') ORDER BY 1`, [], db);
+    expect(await acls(dst, 'ledger_j2')).toEqual(await acls(src, 'ledgerdb'));
+    expect(JSON.stringify(await acls(dst, 'ledger_j2'))).toContain('auditor=r/ledger');
+  });
+});
+
 describe('runRestoreFiles', () => {
   it('writes the archive byte-identical (SHA-256 checked) and plain pg_restore restores it without pgvault', async () => {
     const dir = join(work, 'files');
