@@ -86,4 +86,32 @@ describe('runRestoreItems', () => {
     await expect(done).rejects.toThrow('item 102 failed');
     expect(log.map((l) => l.id).sort()).toEqual([101, 102]);
   });
+
+  it('tells the items still running to stop after a failure, and when the restore is cancelled', async () => {
+    const signals: AbortSignal[] = [];
+    // A load that would run for hours unless told to stop.
+    const long = (_item: DataItem, signal: AbortSignal): Promise<void> =>
+      new Promise<void>((_resolve, reject) => {
+        signals.push(signal);
+        signal.addEventListener('abort', () => reject(new Error('load stopped')), { once: true });
+      });
+    const failing = async (): Promise<void> => {
+      await new Promise((r) => setTimeout(r, 5));
+      throw new Error('index failed');
+    };
+    const noPost = async (): Promise<void> => undefined;
+    await expect(runRestoreItems([data(1, 1000), data(2, 10)], [], 2, { data: (i, s) => (i.tables[0] === 1 ? long(i, s) : failing()), post: noPost })).rejects.toThrow(
+      'index failed',
+    );
+    expect(signals[0]!.aborted).toBe(true);
+    expect(signals[0]!.reason).toMatchObject({ message: 'index failed' });
+
+    const ac = new AbortController();
+    const running = runRestoreItems([data(1, 1000), data(2, 1000)], [], 2, { data: long, post: noPost }, ac.signal);
+    await new Promise((r) => setTimeout(r, 5));
+    expect(signals.slice(1).map((s) => s.aborted)).toEqual([false, false]);
+    ac.abort(new Error('cancelled'));
+    await expect(running).rejects.toThrow('load stopped');
+    expect(signals.slice(1).map((s) => s.aborted)).toEqual([true, true]);
+  });
 });

@@ -460,13 +460,14 @@ async function restoreParallel(
   // (restore-sql-session.ts), within jobs + 1 connections together with the data runs.
   const byId = new Map(toc.map((e) => [e.dumpId, e]));
   const sessions = new RestoreSessionPool(() => RestoreSqlSession.open({ ...ctx.cfg, database: ctx.base.database }, settings, (l) => ctx.log.push(l)), ctx.jobs + 1);
-  const runData = async (item: DataItem): Promise<void> => {
+  const runData = async (item: DataItem, signal: AbortSignal): Promise<void> => {
     await sessions.loadingStarts();
     try {
       const list = join(ctx.dir, `data-${runs++}.list`);
       await writeFile(list, renderRestoreList(item.dumpIds, toc), { mode: 0o600 });
       const p = spawnPgRestore(ctx.cfg, {
         ...ctx.base,
+        signal,
         list,
         section: 'data',
         onProgress: (x) => ctx.onProgress?.({ phase: 'data', bytes: x.bytes, currentTable: x.currentTable }),
@@ -481,21 +482,21 @@ async function restoreParallel(
       sessions.loadingEnds();
     }
   };
-  const runPost = async (item: PostItem): Promise<void> => {
+  const runPost = async (item: PostItem, signal: AbortSignal): Promise<void> => {
     if (!useSessions) {
       const list = join(ctx.dir, `post-${runs++}.list`);
       await writeFile(list, renderRestoreList(item.dumpIds, toc), { mode: 0o600 });
-      const p = spawnPgRestore(ctx.cfg, { ...ctx.base, list, section: 'post-data' });
+      const p = spawnPgRestore(ctx.cfg, { ...ctx.base, signal, list, section: 'post-data' });
       await feed(p, [tocBytes]);
       ctx.log.push(...p.log);
       return;
     }
     const s = await sessions.take();
-    for (const id of item.dumpIds) await s.run(byId.get(id)!, ctx.base.signal);
+    for (const id of item.dumpIds) await s.run(byId.get(id)!, signal);
     sessions.give(s);
   };
   try {
-    await runRestoreItems(dataItems, postItems, ctx.jobs, { data: runData, post: runPost });
+    await runRestoreItems(dataItems, postItems, ctx.jobs, { data: runData, post: runPost }, ctx.base.signal);
   } finally {
     await sessions.close();
   }

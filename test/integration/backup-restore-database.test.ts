@@ -388,6 +388,39 @@ describe('an owner that revoked its own rights (an append-only ledger)', () => {
   });
 });
 
+describe('a parallel restore that fails while another worker still loads', () => {
+  it('stops that load at once and fails with the first error (not hours later, when the load would end)', async () => {
+    await src.createDatabase('stuck');
+    await src.query(
+      `-- An index whose expression refuses to run on the target (it depends on a setting only the source session had).
+       CREATE FUNCTION picky(x int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$
+         BEGIN IF coalesce(current_setting('pgvault_test.allow', true), '') <> 'on' THEN RAISE EXCEPTION 'picky refuses to index here'; END IF; RETURN x; END $$;
+       -- A check that takes half a second per row on the target: loading 200 rows would take 100 s.
+       CREATE FUNCTION slow_ok(x int) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $$
+         BEGIN IF coalesce(current_setting('pgvault_test.fast', true), '') <> 'on' THEN PERFORM pg_sleep(0.5); END IF; RETURN true; END $$;
+       SET pgvault_test.allow = 'on';
+       SET pgvault_test.fast = 'on';
+       -- ~10 MB: a data item of its own, then a post item with the failing index.
+       CREATE TABLE fast (id int, filler text);
+       INSERT INTO fast SELECT g, repeat(md5(g::text), 3) FROM generate_series(1, 90000) g;
+       CREATE INDEX fast_picky ON fast (picky(id));
+       CREATE TABLE slow (id int CHECK (slow_ok(id)));
+       INSERT INTO slow SELECT generate_series(1, 200);`,
+      [],
+      'stuck',
+    );
+    const b = await runBackup(vault, srcCfg, { database: 'stuck', clients });
+    const t0 = Date.now();
+    const err = await runRestore(vault, b.manifest.id as ManifestId, undefined, dstCfg, { newDatabase: 'stuck_j2', jobs: 2, clients }).catch((e: unknown) => e);
+    const took = Date.now() - t0;
+    expect((err as { code?: string }).code).toBe('UserErrorPgToolFailed');
+    expect((err as Error).message).toContain('picky refuses to index here');
+    expect(took).toBeLessThan(30_000); // the slow load alone needs 100 s
+    expect(await dst.query(`SELECT 1 FROM pg_database WHERE datname = 'stuck_j2'`)).toEqual([]);
+    expect(await dst.query(`SELECT pid FROM pg_stat_activity WHERE datname = 'stuck_j2'`)).toEqual([]);
+  });
+});
+
 describe('runRestoreFiles', () => {
   it('writes the archive byte-identical (SHA-256 checked) and plain pg_restore restores it without pgvault', async () => {
     const dir = join(work, 'files');
