@@ -50,7 +50,9 @@ function clientConfig(cfg: PgConnectionConfig, ssl: false | ConnectionOptions): 
   else if (o.fallback_application_name !== undefined) c.fallback_application_name = o.fallback_application_name;
   if (o.connect_timeout !== undefined && Number(o.connect_timeout) > 0) c.connectionTimeoutMillis = Number(o.connect_timeout) * 1000;
   if (o.options !== undefined) c.options = o.options;
-  if (o.keepalives !== undefined) c.keepAlive = o.keepalives !== '0';
+  // libpq keeps TCP keepalives on unless keepalives=0; node-postgres would leave them off. A reused restore session
+  // that sat idle behind a NAT or load balancer is then found dead by the kernel, not by the next entry.
+  c.keepAlive = o.keepalives !== '0';
   if (o.keepalives_idle !== undefined) c.keepAliveInitialDelayMillis = Number(o.keepalives_idle) * 1000;
   return c;
 }

@@ -239,6 +239,28 @@ describe('connection options', () => {
     await c.end();
   });
 
+  it("keeps TCP keepalives on by default, as libpq does (keepalives=1), and off with keepalives=0", async () => {
+    /** The kernel's timer on the client socket: 2 is the keepalive timer, 0 none (proc(5), /proc/net/tcp "tr"). */
+    const timerOf = async (options: Record<string, string>): Promise<string | undefined> => {
+      const c = await connect({ ...dumper, options });
+      try {
+        await c.query('SELECT 1');
+        const local = `:${(c as unknown as { connection: { stream: { localPort: number } } }).connection.stream.localPort.toString(16).toUpperCase().padStart(4, '0')}`;
+        const remote = `:${dumper.port.toString(16).toUpperCase().padStart(4, '0')}`;
+        const row = readFileSync('/proc/self/net/tcp', 'utf8')
+          .split('\n')
+          .map((l) => l.trim().split(/\s+/))
+          .find((f) => f[1]?.endsWith(local) && f[2]?.endsWith(remote));
+        return row?.[5]?.split(':')[0];
+      } finally {
+        await c.end();
+      }
+    };
+    expect(dumper.host).not.toMatch(/^\//);
+    expect(await timerOf({})).toBe('02');
+    expect(await timerOf({ keepalives: '0' })).toBe('00');
+  });
+
   it('application_name from the URL shows in pg_stat_activity', async () => {
     const cfg = parsePgUrl(`${cluster.url('app', 'dumper', dumperPassword)}?application_name=pgvault-appname-test&connect_timeout=5`);
     const c = await connect(cfg);
