@@ -14,7 +14,7 @@ export {
 } from './run-restore.ts';
 export { runRestoreFiles, dumpFileName, type RestoredFile, type RestoreFilesOptions } from './run-restore-files.ts';
 export { applyGlobals, splitSqlScript, type GlobalsReport } from './apply-globals.ts';
-export { planRestore, rolesInAcl, renderRestoreList, type RestorePlan, type RestoreSelection, type SkippedEntry, type DataItem, type PostItem } from './restore-plan.ts';
+export { planRestore, rolesInAcl, renderRestoreList, splitTableName, type RestorePlan, type RestoreSelection, type SkippedEntry, type DataItem, type PostItem } from './restore-plan.ts';
 export { archiveIndexFormat, buildArchiveIndex, parseArchiveIndex, IntegrityErrorArchiveIndexInvalid, type ArchiveIndexRecord } from './archive-index.ts';
 export { entryNames, type DumpProgress } from './dump-into-vault.ts';
 export { azureDefaultExclusions, databasesToBackUp, type DatabaseExclusions } from './server-info.ts';

@@ -1,8 +1,9 @@
 /** Unit tests of restore planning: role extraction from ACL scripts, ACL skipping for missing roles, item-level
  *  selection closure, and the items of a parallel restore. */
 import { describe, expect, it } from 'vitest';
+import { UserErrorInvalidInput } from '../lib/index.ts';
 import type { DataBlock, TocEntry } from '../postgres/index.ts';
-import { planRestore, renderRestoreList, rolesInAcl } from './restore-plan.ts';
+import { planRestore, renderRestoreList, rolesInAcl, splitTableName } from './restore-plan.ts';
 
 let nextId = 1;
 function entry(desc: string, tag: string, namespace: string | null, extra: Partial<TocEntry> = {}): TocEntry {
@@ -173,5 +174,31 @@ describe('planRestore', () => {
       { dumpIds: [pk.dumpId, ordersIdx.dumpId], tables: [orders.dumpId], exclusive: true, bytes: 20 * MiB },
       { dumpIds: [otherIdx.dumpId], tables: [other.dumpId], exclusive: false, bytes: 1000 },
     ]);
+  });
+});
+
+describe('splitTableName', () => {
+  it('reads schema.table or a table in public, as written; double quotes keep dots and quotes in a name', () => {
+    expect(splitTableName('shop.orders')).toEqual(['shop', 'orders']);
+    expect(splitTableName('orders')).toEqual(['public', 'orders']);
+    expect(splitTableName('Shop.Orders')).toEqual(['Shop', 'Orders']);
+    expect(splitTableName('"a.b".t')).toEqual(['a.b', 't']);
+    expect(splitTableName('app."x.y"')).toEqual(['app', 'x.y']);
+    expect(splitTableName('"my schema"."say ""hi"""')).toEqual(['my schema', 'say "hi"']);
+    expect(splitTableName('"only.table"')).toEqual(['public', 'only.table']);
+  });
+
+  it('rejects a name it cannot read with a coded error and a hint, instead of guessing', () => {
+    for (const bad of ['a.b.c', '"open', '"a"b', 'a."b"c', '', '.t', 's.', 'a"b.c']) {
+      const err = (() => {
+        try {
+          splitTableName(bad);
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(err, bad).toBeInstanceOf(UserErrorInvalidInput);
+      expect((err as UserErrorInvalidInput).hint).toContain('double-quote');
+    }
   });
 });

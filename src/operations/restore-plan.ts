@@ -172,12 +172,11 @@ function selectEntries(toc: readonly TocEntry[], byId: Map<number, TocEntry>, se
   }
   const tableSeeds: TocEntry[] = [];
   for (const name of sel.tables ?? []) {
-    const dot = name.indexOf('.');
-    const [schema, table] = dot >= 0 ? [name.slice(0, dot), name.slice(dot + 1)] : ['public', name];
+    const [schema, table] = splitTableName(name);
     const t = all.find((e) => relationDescs.has(e.desc) && e.desc !== 'SEQUENCE' && e.namespace === schema && e.tag === table);
     if (!t) {
       throw new UserErrorInvalidInput(`table "${schema}"."${table}" is not in the recovery point`, {
-        hint: 'Name tables as schema.table (public when omitted); names are case-sensitive.',
+        hint: 'Name tables as schema.table (public when omitted); names are case-sensitive; double-quote a part that holds a dot ("my.schema".table).',
         details: { field: 'tables', table: name },
       });
     }
@@ -207,6 +206,41 @@ function selectEntries(toc: readonly TocEntry[], byId: Map<number, TocEntry>, se
     }
   }
   return chosen;
+}
+
+/** A chosen table's schema and name: "schema.table", or "table" in public. Names are taken as written (no case
+ *  folding); a part in double quotes may hold dots, with "" for a quote: "my.schema"."a.b", app."x.y". */
+export function splitTableName(name: string): [schema: string, table: string] {
+  const bad = (why: string): UserErrorInvalidInput =>
+    new UserErrorInvalidInput(`table name ${JSON.stringify(name)} ${why}`, {
+      hint: 'Name tables as schema.table or table (public); double-quote a part that holds a dot, doubling a quote inside it: "my.schema".table.',
+      details: { field: 'tables', table: name },
+    });
+  const part = (at: number): [text: string, end: number] => {
+    if (name[at] !== '"') {
+      const dot = name.indexOf('.', at);
+      const end = dot < 0 ? name.length : dot;
+      if (name.slice(at, end).includes('"')) throw bad('has a quote inside an unquoted part');
+      return [name.slice(at, end), end];
+    }
+    let text = '';
+    for (let i = at + 1; i < name.length; i++) {
+      if (name[i] !== '"') text += name[i];
+      else if (name[i + 1] === '"') text += name[i++];
+      else return [text, i + 1];
+    }
+    throw bad('has an unterminated quote');
+  };
+  const [first, end] = part(0);
+  if (end === name.length) {
+    if (first === '') throw bad('is empty');
+    return ['public', first];
+  }
+  if (name[end] !== '.') throw bad('has text after a quoted name');
+  const [second, end2] = part(end + 1);
+  if (end2 !== name.length) throw bad(name[end2] === '.' ? 'has more than two parts' : 'has text after a quoted name');
+  if (first === '' || second === '') throw bad('has an empty part');
+  return [first, second];
 }
 
 /** Role names an ACL or DEFAULT ACL entry grants to, revokes from, acts FOR ROLE, or sets SESSION AUTHORIZATION to,
