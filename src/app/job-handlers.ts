@@ -2,6 +2,7 @@
  *  restore (as a new database) and restore-files. Each resolves credentials afresh, opens the vault, runs the
  *  operation, and commits its result through the attempt's fenced transaction (a superseded attempt can never
  *  commit). Handlers never log a secret: job log lines go through the catalog's redaction. */
+import type { RestoreRequest } from '../api/index.ts';
 import type { Catalog, CatalogQueries, RecoveryPointEntry, RecoveryPointRow } from '../catalog/index.ts';
 import type { JobContext, JobHandler } from '../jobs/index.ts';
 import { expiryFor, IntegrityError, InternalErrorUnexpected, parseRetentionRules, tagFor, UserErrorInvalidInput, type Clock, type RetentionTag } from '../lib/index.ts';
@@ -135,7 +136,7 @@ export function jobHandlers(deps: HandlerDeps): Record<string, JobHandler> {
   };
 
   const restore: JobHandler = async (ctx) => {
-    const p = ctx.job.params as { targetServerUrl: string; credentialReference: string; database: string; entry?: string; replace?: boolean };
+    const p = ctx.job.params as RestoreRequest;
     const { point, vaultRow } = await pointAndVault(ctx);
     const sourceDb = p.entry ?? point.entries.map((e) => databaseOfEntry(e.name)).find((d) => d !== undefined);
     await ctx.log('info', `restore of recovery point ${point.id} (database "${sourceDb ?? '?'}") as "${p.database}"`);
@@ -146,12 +147,25 @@ export function jobHandlers(deps: HandlerDeps): Record<string, JobHandler> {
       const report = await runRestore(vault, parseManifestId(point.manifestId), sourceDb, target, {
         newDatabase: p.database,
         replace: p.replace === true,
+        ...(p.jobs !== undefined ? { jobs: p.jobs } : {}),
+        ...(p.spool !== undefined ? { spool: p.spool } : {}),
+        ...(p.schemas !== undefined ? { schemas: p.schemas } : {}),
+        ...(p.tables !== undefined ? { tables: p.tables } : {}),
         clients: await pgClients(),
         signal: ctx.signal,
         onProgress: (x) => onProgress({ ...x }),
       });
       if (report.missingRoles.length > 0) await ctx.log('warn', `roles missing on the target (their grants were skipped): ${report.missingRoles.join(', ')}`);
-      return { database: report.database, sourceDatabase: report.sourceDatabase, mode: report.mode, missingRoles: report.missingRoles, restoredEntries: report.restoredEntries, bytesRead: report.bytesRead, durationMs: report.durationMs };
+      return {
+        database: report.database,
+        sourceDatabase: report.sourceDatabase,
+        mode: report.mode,
+        jobs: report.jobs,
+        missingRoles: report.missingRoles,
+        restoredEntries: report.restoredEntries,
+        bytesRead: report.bytesRead,
+        durationMs: report.durationMs,
+      };
     } finally {
       await vault.close();
     }

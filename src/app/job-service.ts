@@ -6,7 +6,7 @@ import { isAbsolute, normalize } from 'node:path';
 import type { Catalog } from '../catalog/index.ts';
 import { enqueueJob, type JobQueue } from '../jobs/index.ts';
 import { UserErrorConflict, UserErrorInvalidInput, type Clock } from '../lib/index.ts';
-import { UserErrorTargetDatabaseExists } from '../operations/index.ts';
+import { splitTableName, UserErrorTargetDatabaseExists } from '../operations/index.ts';
 import { withConnection } from '../postgres/index.ts';
 import type { SecretReader } from '../secrets/index.ts';
 import type { Actor, JobService } from '../api/index.ts';
@@ -67,6 +67,12 @@ export function jobServiceOf(deps: JobServiceDeps): JobService {
     },
     async enqueueRestore(pointId, request, actor) {
       const point = await availablePoint(pointId);
+      // A table name that cannot be read fails now (400), not in a job; names the point lacks fail in the job, which
+      // reads the point's table of contents.
+      for (const t of request.tables ?? []) splitTableName(t);
+      if (request.spool === true && (request.jobs ?? 1) < 2) {
+        throw new UserErrorInvalidInput('spool only applies to a parallel restore', { hint: 'Give jobs of 2 or more with spool, or leave spool out.', details: { field: 'spool' } });
+      }
       // The target must not exist unless replacement was asked for: refuse now, before any job exists.
       const target = await connectionFor(request.targetServerUrl, request.credentialReference, deps.secrets, 'postgres');
       const exists = await withConnection(target, async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [request.database])).rowCount! > 0);

@@ -2,7 +2,7 @@
 import { UserErrorInvalidInput } from '../lib/index.ts';
 
 export function integerOption(flag: string, value: string): number {
-  if (!/^-?\d{1,9}$/.test(value)) throw new UserErrorInvalidInput(`${flag} "${value}" is not a whole number`, { details: { field: flag } });
+  if (!/^-?\d{1,9}$/.test(value)) throw new UserErrorInvalidInput(`${flag} "${value}" is not a whole number`, { hint: `Give ${flag} as digits, for example ${flag} 2.`, details: { field: flag } });
   return Number(value);
 }
 

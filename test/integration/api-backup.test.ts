@@ -155,6 +155,41 @@ describe('API: protection, backup, jobs, restore', () => {
     await assertDatabasesEqual({ cluster: pg, database: 'app' }, { cluster: pg, database: 'app_restored' });
   });
 
+  it('restores with parallel workers, and only chosen tables; refuses an unreadable table name or spool without jobs (400, no job)', async () => {
+    const body = { targetServerUrl: serverUrl('postgres'), credentialReference: 'secret:super-pw' };
+    const jobsBefore = (await t.app.catalog.jobs.list()).length;
+    for (const [bad, field] of [
+      [{ database: 'never', tables: ['"customers'] }, 'tables'],
+      [{ database: 'never', jobs: 0 }, 'jobs'],
+      [{ database: 'never', spool: true }, 'spool'],
+    ] as const) {
+      const res = await t.http('POST', `/v1/points/${pointId}/restore`, { body: { ...body, ...bad } });
+      expect(res.status, JSON.stringify(res.json)).toBe(400);
+      expect(JSON.stringify(res.json)).toContain(field);
+    }
+    expect((await t.app.catalog.jobs.list()).length).toBe(jobsBefore);
+
+    const whole = await t.http('POST', `/v1/points/${pointId}/restore`, { body: { ...body, database: 'app_j2', jobs: 2 } });
+    expect(whole.status, JSON.stringify(whole.json)).toBe(202);
+    const j2 = await waitForJob(whole.json.id as string);
+    expect(j2.state, JSON.stringify(j2)).toBe('succeeded');
+    expect(j2.figures).toMatchObject({ mode: 'parallel', jobs: 2 });
+    await assertDatabasesEqual({ cluster: pg, database: 'app' }, { cluster: pg, database: 'app_j2' });
+
+    const some = await t.http('POST', `/v1/points/${pointId}/restore`, { body: { ...body, database: 'app_customers', jobs: 2, tables: ['public.customers'] } });
+    const one = await waitForJob(some.json.id as string);
+    expect(one.state, JSON.stringify(one)).toBe('succeeded');
+    expect(await pg.query(`SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`, [], 'app_customers')).toEqual([{ tablename: 'customers' }]);
+    expect(await pg.query('SELECT count(*)::int AS n FROM customers', [], 'app_customers')).toEqual([{ n: 500 }]);
+
+    // A table the point lacks: the job fails with the coded error and its hint, and leaves no database.
+    const missing = await t.http('POST', `/v1/points/${pointId}/restore`, { body: { ...body, database: 'app_nope', tables: ['public.nope'] } });
+    const failed = await waitForJob(missing.json.id as string);
+    expect(failed.state).toBe('failed');
+    expect(JSON.stringify(failed)).toContain('UserErrorInvalidInput');
+    expect(await pg.query(`SELECT 1 FROM pg_database WHERE datname = 'app_nope'`)).toEqual([]);
+  });
+
   it('restores as files: a pg_dump archive whose SHA-256 is the recorded one', async () => {
     const dest = join(scratch, 'files');
     const escaping = await t.http('POST', `/v1/points/${pointId}/restore-files`, { body: { destination: `${dest}/../../etc` } });

@@ -106,6 +106,13 @@ describe('pgvault CLI: protect, back up, restore', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^state:\s+succeeded$/m);
     await assertDatabasesEqual({ cluster: pg, database: 'shop' }, { cluster: pg, database: 'shop_copy' });
+    // Parallel workers and a chosen table; an unreadable table name is refused before any job.
+    const j2 = await cli(['--output', 'json', 'restore', pointId, '--target', target, '--credential', 'secret:super-pw', '--database', 'shop_items', '--jobs', '2', '--table', 'items', '--wait']);
+    expect(j2.code, j2.stderr).toBe(0);
+    expect(json(j2).figures).toMatchObject({ mode: 'parallel', jobs: 2 });
+    await assertDatabasesEqual({ cluster: pg, database: 'shop' }, { cluster: pg, database: 'shop_items' });
+    expectRefused(await cli(['restore', pointId, '--target', target, '--credential', 'secret:super-pw', '--database', 'never', '--table', '"items']), 'UserErrorInvalidInput');
+    expectRefused(await cli(['restore', pointId, '--target', target, '--credential', 'secret:super-pw', '--database', 'never', '--jobs', 'two']), 'UserErrorInvalidInput');
   });
 
   it('grants prints the privilege script; point delete and undelete', async () => {

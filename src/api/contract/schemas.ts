@@ -289,6 +289,15 @@ export const RestoreRequest = Type.Object(
     database: Type.String({ minLength: 1, maxLength: 63, description: 'the new database name' }),
     entry: Type.Optional(Type.String({ minLength: 1, maxLength: 300, description: 'whole-server points: which database entry' })),
     replace: Type.Optional(Type.Boolean()),
+    jobs: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: 'parallel workers (pg_restore -j), straight from the vault; 1 (the default) restores serially' })),
+    spool: Type.Optional(Type.Boolean({ description: 'with jobs > 1: write the archive to a local temp file first and run plain pg_restore -j on it' })),
+    schemas: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 63 }), { maxItems: 1000, description: 'item-level: restore only these schemas, whole' })),
+    tables: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 300 }), {
+        maxItems: 10000,
+        description: 'item-level: restore only these tables, as schema.table (public when omitted; double-quote a part with a dot), with their sequences, indexes, constraints and grants',
+      }),
+    ),
   },
   strict,
 );
