@@ -224,7 +224,20 @@ describe('runRestore into a newer major as a CREATEDB role', () => {
   });
 
   it('restores with -j2 without a spool file: partial archives per worker, TOC-only file for post-data', async () => {
-    const report = await runRestore(vault, backup.manifest.id as ManifestId, 'shopdb', dstCfg, { newDatabase: 'parallel', jobs: 2, clients });
+    // Connections to the new database, sampled while it restores: never more than pg_restore -j2 holds (3).
+    let peak = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const [r] = await dst.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = 'parallel'`);
+        peak = Math.max(peak, r!.n);
+        await new Promise((res) => setTimeout(res, 5));
+      }
+    })();
+    const report = await runRestore(vault, backup.manifest.id as ManifestId, 'shopdb', dstCfg, { newDatabase: 'parallel', jobs: 2, clients }).finally(() => (sampling = false));
+    await sampler;
+    expect(peak).toBeGreaterThanOrEqual(2);
+    expect(peak).toBeLessThanOrEqual(3);
     expect(report.mode).toBe('parallel');
     expect(await summary(dst, 'parallel')).toEqual(expected);
     // Its post item ran as SQL over a worker's session, not as one more pg_restore run; no session stays open.
