@@ -54,13 +54,15 @@ export const azureDefaultExclusions: Required<DatabaseExclusions> = {
   owners: ['azuresu', 'azure_pg_admin'],
 };
 
-/** Databases a whole-server backup includes: every connectable non-template database minus the exclusions, by name. */
+/** Databases a whole-server backup includes: every connectable non-template database minus the exclusions, by name.
+ *  An invalid database (datconnlimit = -2: a DROP DATABASE interrupted, 15.4/14.9/13.12 and later) is left out as
+ *  list-databases.ts leaves it out: pg_dump cannot connect to it, and it would fail every run. */
 export async function databasesToBackUp(cfg: PgConnectionConfig, exclude: DatabaseExclusions = {}): Promise<string[]> {
   return withConnection(cfg, async (c) => {
     const rows = (
       await c.query<{ datname: string; owner: string }>(
         `SELECT d.datname, pg_get_userbyid(d.datdba) AS owner FROM pg_database d
-          WHERE d.datallowconn AND NOT d.datistemplate ORDER BY d.datname`,
+          WHERE d.datallowconn AND NOT d.datistemplate AND d.datconnlimit <> -2 ORDER BY d.datname`,
       )
     ).rows;
     const names = new Set(exclude.names ?? []);
