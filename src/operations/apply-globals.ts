@@ -12,7 +12,13 @@ export interface GlobalsReport {
   notApplied: string[];
   /** Statements that failed on the target, with PostgreSQL's message. */
   failed: { statement: string; error: string }[];
+  /** Attributes of created roles that a non-superuser restorer may not give (SUPERUSER, REPLICATION, BYPASSRLS):
+   *  the roles were created without them. */
+  withheld: { role: string; attributes: string[] }[];
 }
+
+/** Attributes only a superuser may set or even name in ALTER ROLE (13–15: naming NOSUPERUSER needs one too). */
+const superuserOnly = /\s(NO)?(SUPERUSER|REPLICATION|BYPASSRLS)\b/gi;
 
 /** Splits a SQL script into statements at semicolons outside quotes, dropping comments and psql meta-commands. */
 export function splitSqlScript(sql: string): string[] {
@@ -53,9 +59,11 @@ function unquote(raw: string): string {
 }
 
 export async function applyGlobals(target: PgConnectionConfig, script: string): Promise<GlobalsReport> {
-  const report: GlobalsReport = { created: [], existing: [], notApplied: [], failed: [] };
+  const report: GlobalsReport = { created: [], existing: [], notApplied: [], failed: [], withheld: [] };
   const statements = splitSqlScript(script);
   await withConnection(target, async (c) => {
+    const [me] = (await c.query<{ rolsuper: boolean }>('SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user')).rows;
+    const superuser = me?.rolsuper === true;
     const existing = new Set((await c.query<{ rolname: string }>('SELECT rolname FROM pg_roles')).rows.map((r) => r.rolname));
     const created = new Set<string>();
     const run = async (sql: string): Promise<boolean> => {
@@ -85,15 +93,34 @@ export async function applyGlobals(target: PgConnectionConfig, script: string): 
       } else if (alterRole || comment) {
         const name = unquote((alterRole ?? comment)![1]!);
         if (!created.has(name)) report.notApplied.push(st);
-        else if (!(await run(st)) && alterRole && /\bWITH\b/i.test(st)) {
-          // A CREATEROLE non-superuser cannot hand out SUPERUSER, REPLICATION or BYPASSRLS: keep the rest.
-          const reduced = st.replace(/\b(SUPERUSER|REPLICATION|BYPASSRLS)\b/gi, 'NO$1');
-          if (reduced !== st) await run(reduced);
-        }
+        else if (alterRole && !superuser && /\bWITH\b/i.test(st)) {
+          // pg_dumpall names every attribute (WITH NOSUPERUSER INHERIT … NOREPLICATION NOBYPASSRLS). A CREATEROLE
+          // non-superuser may not even name those three: the rest (LOGIN, CONNECTION LIMIT, VALID UNTIL …) is kept,
+          // a new role lacks them anyway, and what it would have had is reported.
+          // Only the options after the role's name are looked at: a quoted name may hold those words.
+          const head = alterRole[0];
+          const options = ` ${st.slice(head.length)}`;
+          const given = [...options.matchAll(superuserOnly)].filter((m) => !m[1]).map((m) => m[2]!.toUpperCase());
+          if (given.length > 0) report.withheld.push({ role: name, attributes: given });
+          const reduced = `${head}${options.replace(superuserOnly, '').trim()}`;
+          if (!/\bWITH\s*$/i.test(reduced)) await run(reduced);
+        } else await run(st);
       } else if (grant) {
         const [role, member] = [unquote(grant[1]!), unquote(grant[2]!)];
         if (!created.has(role) && !created.has(member)) report.notApplied.push(st);
-        else if (!(await run(st)) && /\bGRANTED\s+BY\b/i.test(st)) await run(st.replace(/\s+GRANTED\s+BY\s+\S+/i, ''));
+        else {
+          // GRANTED BY (pg_dumpall 16+) names the source's grantor: only a superuser may set another grantor on 13–15,
+          // and the grantor may be missing here. Without it the restoring role is the grantor.
+          const bare = st.replace(new RegExp(String.raw`\s+GRANTED\s+BY\s+${ident}`, 'i'), '');
+          if (!superuser || bare === st) await run(bare);
+          else {
+            try {
+              await c.query(st);
+            } catch {
+              await run(bare);
+            }
+          }
+        }
       } else {
         report.notApplied.push(st);
       }

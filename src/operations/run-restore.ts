@@ -217,7 +217,7 @@ export async function runRestore(
   if (!info.canCreateDb) throw new UserErrorTargetMissingCreateDb(info.role);
   const client = pickClient(opts.clients, 'pg_restore', info.major);
 
-  let globals: GlobalsReport | undefined;
+  let globalsScript: string | undefined;
   if (opts.createRoles) {
     const g = pa.manifest.entries.find((e) => e.name === entryNames.globals);
     if (!g) {
@@ -226,22 +226,23 @@ export async function runRestore(
         details: { field: 'createRoles' },
       });
     }
-    globals = await applyGlobals(target, (await readAll(vault.load(manifestId, g.name))).toString('utf8'));
+    globalsScript = (await readAll(vault.load(manifestId, g.name))).toString('utf8');
   }
 
-  // One connection (each costs a SCRAM exchange). Nothing on the target changes before the plan and the temp dir
-  // exist: a selection naming what the point lacks, or a temp dir that cannot be made, fails first.
+  // One connection (each costs a SCRAM exchange). Nothing on the target changes, roles included, before the checks
+  // pass and the temp dir exists: an existing target, a selection naming what the point lacks, or a temp dir that
+  // cannot be made, fails first.
+  let globals: GlobalsReport | undefined;
   const { plan, dir } = await withConnection(target, async (c) => {
     const exists = (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [opts.newDatabase])).rowCount === 1;
     if (exists && !opts.replace) throw new UserErrorTargetDatabaseExists(opts.newDatabase);
+    const selection = { schemas: opts.schemas, tables: opts.tables };
+    if (globalsScript !== undefined) {
+      planRestore({ toc, blocks: blocksOf(pa.index), selection, targetIsSuperuser: info.isSuperuser }); // the selection's check
+      globals = await applyGlobals(target, globalsScript);
+    }
     const targetRoles = new Set((await c.query<{ rolname: string }>('SELECT rolname FROM pg_roles')).rows.map((r) => r.rolname));
-    const plan = planRestore({
-      toc,
-      blocks: blocksOf(pa.index),
-      selection: { schemas: opts.schemas, tables: opts.tables },
-      targetRoles,
-      targetIsSuperuser: info.isSuperuser,
-    });
+    const plan = planRestore({ toc, blocks: blocksOf(pa.index), selection, targetRoles, targetIsSuperuser: info.isSuperuser });
     const dir = await mkdtemp(join(opts.tempDir ?? tmpdir(), 'pgvault-restore-'));
     try {
       if (exists) await c.query(`DROP DATABASE ${quoteIdent(opts.newDatabase)}${info.major >= 13 ? ' WITH (FORCE)' : ''}`);

@@ -33,6 +33,8 @@ beforeAll(async () => {
   vault = await Vault.create(new FilesystemBackend(join(work, 'vault')), { passphrase: 'correct horse battery', kdf: { N: 1 << 10, r: 8, p: 1 } });
   clients = await discoverClients();
   await src.query(`CREATE ROLE app_owner LOGIN PASSWORD 'app-owner-pw'; CREATE ROLE reader NOLOGIN; GRANT reader TO app_owner; ALTER ROLE reader SET statement_timeout = '5min'`);
+  // A role with an attribute only a superuser may give, and a connection limit.
+  await src.query(`CREATE ROLE "Replicator 1" LOGIN REPLICATION CONNECTION LIMIT 3`);
   await src.createDatabase('alpha', 'app_owner');
   await src.createDatabase('beta');
   await src.createDatabase('skipme');
@@ -46,6 +48,9 @@ beforeAll(async () => {
   );
   await src.query(`CREATE TABLE events (id int PRIMARY KEY, kind text, at timestamptz); INSERT INTO events SELECT g, 'k' || (g % 9), now() FROM generate_series(1, 2000) g;`, [], 'beta');
   await src.query('CREATE TABLE nothing_here (x int)', [], 'skipme');
+  // A DROP DATABASE interrupted halfway leaves an invalid database (datconnlimit = -2) that nobody can connect to.
+  await src.createDatabase('half_dropped');
+  await src.query(`UPDATE pg_database SET datconnlimit = -2 WHERE datname = 'half_dropped'`);
 });
 
 afterAll(async () => {
@@ -66,7 +71,7 @@ describe('runServerBackup', () => {
     expect(await vault.listManifests()).toEqual([]);
   });
 
-  it('backs up globals and every database but templates and exclusions, in parallel, as one point', async () => {
+  it('backs up globals and every database but templates, exclusions and invalid ones, in parallel, as one point', async () => {
     point = await runServerBackup(vault, parsePgUrl(src.url('postgres')), { clients, exclude: { names: ['skipme'] }, parallel: 2 });
     expect(point.databases.map((d) => d.name)).toEqual(['alpha', 'beta', 'postgres']);
     const m = await vault.readManifest(point.manifest.id as ManifestId);
@@ -95,7 +100,8 @@ describe('restore of a whole-server point onto a fresh PostgreSQL 16', () => {
       jobs: 2,
       clients,
     });
-    expect(report.globals!.created.sort()).toEqual(['app_owner', 'reader']);
+    expect(report.globals!.created.sort()).toEqual(['Replicator 1', 'app_owner', 'reader']);
+    expect(report.globals!.withheld).toEqual([]);
     expect(report.globals!.existing).toContain('postgres');
     expect(report.globals!.failed).toEqual([]);
     expect(report.missingRoles).toEqual([]);
@@ -110,6 +116,38 @@ describe('restore of a whole-server point onto a fresh PostgreSQL 16', () => {
     expect(member!.ok).toBe(true);
     const [login] = await dst.query<{ l: boolean; pw: string | null }>(`SELECT rolcanlogin AS l, rolpassword AS pw FROM pg_authid WHERE rolname = 'app_owner'`);
     expect(login).toEqual({ l: true, pw: null });
+  });
+
+  it('recreates the roles as a CREATEROLE non-superuser (15 and 17): LOGIN and limits kept, REPLICATION withheld and reported', async () => {
+    for (const major of [15, 17] as const) {
+      const target = await startCluster({ major });
+      try {
+        await target.createRole('role_admin', 'role-admin-pw-1', 'LOGIN CREATEROLE CREATEDB');
+        const asAdmin = parsePgUrl(target.url('postgres', 'role_admin', 'role-admin-pw-1'));
+        // A restore refused by its checks (the target database exists) creates no role.
+        const refused = await runRestore(vault, point.manifest.id as ManifestId, 'alpha', asAdmin, { newDatabase: 'postgres', createRoles: true, clients }).catch((e: unknown) => e);
+        expect((refused as { code?: string }).code).toBe('UserErrorTargetDatabaseExists');
+        expect(await target.query(`SELECT rolname FROM pg_roles WHERE rolname IN ('app_owner', 'reader')`)).toEqual([]);
+
+        const report = await runRestore(vault, point.manifest.id as ManifestId, 'alpha', asAdmin, { newDatabase: 'alpha', createRoles: true, jobs: 2, clients });
+        expect(report.globals!.failed, `PostgreSQL ${major}`).toEqual([]);
+        expect(report.globals!.created.sort()).toEqual(['Replicator 1', 'app_owner', 'reader']);
+        expect(report.globals!.withheld).toEqual([{ role: 'Replicator 1', attributes: ['REPLICATION'] }]);
+        const roles = await target.query(
+          `SELECT rolname, rolcanlogin, rolreplication, rolconnlimit FROM pg_roles WHERE rolname IN ('app_owner', 'reader', 'Replicator 1') ORDER BY 1`,
+        );
+        expect(roles).toEqual([
+          { rolname: 'Replicator 1', rolcanlogin: true, rolreplication: false, rolconnlimit: 3 },
+          { rolname: 'app_owner', rolcanlogin: true, rolreplication: false, rolconnlimit: -1 },
+          { rolname: 'reader', rolcanlogin: false, rolreplication: false, rolconnlimit: -1 },
+        ]);
+        expect(await target.query(`SELECT pg_has_role('app_owner', 'reader', 'MEMBER') AS m`)).toEqual([{ m: true }]);
+        expect(await tableDigest(target, 'alpha', 'accounts')).toBe(await tableDigest(src, 'alpha', 'accounts'));
+        expect(await target.query(`SELECT has_table_privilege('reader', 'accounts', 'SELECT') AS ok`, [], 'alpha')).toEqual([{ ok: true }]);
+      } finally {
+        await target.stop();
+      }
+    }
   });
 
   it('restores one database out of the point under a new name (item-level)', async () => {
