@@ -138,6 +138,7 @@ export function jobHandlers(deps: HandlerDeps): Record<string, JobHandler> {
   const restore: JobHandler = async (ctx) => {
     const p = ctx.job.params as RestoreRequest;
     const { point, vaultRow } = await pointAndVault(ctx);
+    // The only database of the point when none is named (the API refuses a point of several without one).
     const sourceDb = p.entry ?? point.entries.map((e) => databaseOfEntry(e.name)).find((d) => d !== undefined);
     await ctx.log('info', `restore of recovery point ${point.id} (database "${sourceDb ?? '?'}") as "${p.database}"`);
     const target = await connectionFor(p.targetServerUrl, p.credentialReference, secrets);
@@ -151,17 +152,25 @@ export function jobHandlers(deps: HandlerDeps): Record<string, JobHandler> {
         ...(p.spool !== undefined ? { spool: p.spool } : {}),
         ...(p.schemas !== undefined ? { schemas: p.schemas } : {}),
         ...(p.tables !== undefined ? { tables: p.tables } : {}),
+        ...(p.createRoles === true ? { createRoles: true } : {}),
         clients: await pgClients(),
         signal: ctx.signal,
         onProgress: (x) => onProgress({ ...x }),
       });
       if (report.missingRoles.length > 0) await ctx.log('warn', `roles missing on the target (their grants were skipped): ${report.missingRoles.join(', ')}`);
+      const g = report.globals;
+      if (g) {
+        await ctx.log('info', `roles created: ${g.created.join(', ') || 'none'}; already there: ${g.existing.join(', ') || 'none'}`);
+        for (const w of g.withheld) await ctx.log('warn', `role "${w.role}" created without ${w.attributes.join(', ')}: only a superuser may give them`);
+        for (const f of g.failed) await ctx.log('warn', `not applied: ${f.statement}: ${f.error}`);
+      }
       return {
         database: report.database,
         sourceDatabase: report.sourceDatabase,
         mode: report.mode,
         jobs: report.jobs,
         missingRoles: report.missingRoles,
+        ...(g ? { rolesCreated: g.created, rolesWithheld: g.withheld, rolesFailed: g.failed.length } : {}),
         restoredEntries: report.restoredEntries,
         bytesRead: report.bytesRead,
         durationMs: report.durationMs,

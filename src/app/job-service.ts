@@ -6,12 +6,13 @@ import { isAbsolute, normalize } from 'node:path';
 import type { Catalog } from '../catalog/index.ts';
 import { enqueueJob, type JobQueue } from '../jobs/index.ts';
 import { UserErrorConflict, UserErrorInvalidInput, type Clock } from '../lib/index.ts';
-import { splitTableName, UserErrorTargetDatabaseExists } from '../operations/index.ts';
+import { entryNames, splitTableName, UserErrorTargetDatabaseExists } from '../operations/index.ts';
 import { withConnection } from '../postgres/index.ts';
 import type { SecretReader } from '../secrets/index.ts';
 import type { Actor, JobService } from '../api/index.ts';
 import { jobReadsOf, jobView } from './catalog-ports.ts';
 import { checkStorageUrl } from './open-storage.ts';
+import { databaseOfEntry } from './job-handlers.ts';
 import { connectionFor } from './pg-target.ts';
 
 export interface JobServiceDeps {
@@ -70,6 +71,25 @@ export function jobServiceOf(deps: JobServiceDeps): JobService {
       // A table name that cannot be read fails now (400), not in a job; names the point lacks fail in the job, which
       // reads the point's table of contents.
       for (const t of request.tables ?? []) splitTableName(t);
+      // Which database of the point: named, or the only one. A whole-server point holds several; guessing one would
+      // restore the wrong data under the requested name.
+      const databases = point.entries.map((e) => databaseOfEntry(e.name)).filter((d): d is string => d !== undefined);
+      const listed = databases.map((d) => `"${d}"`).join(', ');
+      if (request.entry === undefined && databases.length > 1) {
+        throw new UserErrorInvalidInput(`recovery point "${point.id}" holds ${databases.length} databases; name the one to restore`, {
+          hint: `Give entry (pgvault restore --entry) as one of ${listed}.`,
+          details: { field: 'entry' },
+        });
+      }
+      if (request.entry !== undefined && !databases.includes(request.entry)) {
+        throw new UserErrorInvalidInput(`recovery point "${point.id}" holds no database "${request.entry}"`, { hint: `It holds ${listed}.`, details: { field: 'entry' } });
+      }
+      if (request.createRoles === true && !point.entries.some((e) => e.name === entryNames.globals)) {
+        throw new UserErrorInvalidInput(`recovery point "${point.id}" is not a whole-server point: it has no roles to create`, {
+          hint: 'Leave createRoles out (objects are then owned by the restoring role), or restore from a whole-server point.',
+          details: { field: 'createRoles' },
+        });
+      }
       if (request.spool === true && (request.jobs ?? 1) < 2) {
         throw new UserErrorInvalidInput('spool only applies to a parallel restore', { hint: 'Give jobs of 2 or more with spool, or leave spool out.', details: { field: 'spool' } });
       }

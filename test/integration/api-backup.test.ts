@@ -325,4 +325,37 @@ describe('API: protection, backup, jobs, restore', () => {
     const refused = await t.http('POST', '/v1/instances/app-db/backup', { body: {} });
     expect(refused.status).toBe(409);
   });
+
+  it('restores one database out of a whole-server point only when named, and recreates roles when asked', async () => {
+    const created = await t.http('POST', '/v1/instances', {
+      body: { name: 'whole', vault: 'main', policy: 'daily', datasource: { kind: 'server', serverUrl: serverUrl('postgres') }, credentialReference: 'secret:super-pw' },
+    });
+    expect(created.status, JSON.stringify(created.json)).toBe(201);
+    const backup = await waitForJob((await t.http('POST', '/v1/instances/whole/backup', { body: {} })).json.id as string);
+    expect(backup.state, JSON.stringify(backup)).toBe('succeeded');
+    const serverPoint = String((backup.figures as Record<string, unknown>).recoveryPointId);
+    const body = { targetServerUrl: serverUrl('postgres'), credentialReference: 'secret:super-pw' };
+
+    const jobsBefore = (await t.app.catalog.jobs.list()).length;
+    const unnamed = await t.http('POST', `/v1/points/${serverPoint}/restore`, { body: { ...body, database: 'guess' } });
+    expect(unnamed.status).toBe(400);
+    expect(unnamed.json).toMatchObject({ code: 'UserErrorInvalidInput' });
+    expect(String(unnamed.json.hint)).toContain('"app"');
+    const unknown = await t.http('POST', `/v1/points/${serverPoint}/restore`, { body: { ...body, database: 'guess', entry: 'nope' } });
+    expect(unknown.status).toBe(400);
+    const dbPoint = ((await t.http('GET', '/v1/points?instance=app-db')).json.items as Array<{ id: string; state: string }>).find((p) => p.state === 'available')!.id;
+    const noGlobals = await t.http('POST', `/v1/points/${dbPoint}/restore`, { body: { ...body, database: 'guess', createRoles: true } });
+    expect(noGlobals.status).toBe(400);
+    expect(JSON.stringify(noGlobals.json)).toContain('createRoles');
+    expect((await t.app.catalog.jobs.list()).length).toBe(jobsBefore);
+
+    const res = await t.http('POST', `/v1/points/${serverPoint}/restore`, { body: { ...body, database: 'app_from_server', entry: 'app', createRoles: true } });
+    expect(res.status, JSON.stringify(res.json)).toBe(202);
+    const job = await waitForJob(res.json.id as string);
+    expect(job.state, JSON.stringify(job)).toBe('succeeded');
+    // Same server: every role is there already.
+    expect(job.figures).toMatchObject({ sourceDatabase: 'app', rolesCreated: [], rolesFailed: 0 });
+    expect(JSON.stringify((await t.http('GET', `/v1/jobs/${res.json.id as string}/log`)).json)).toContain('roles created: none');
+    await assertDatabasesEqual({ cluster: pg, database: 'app' }, { cluster: pg, database: 'app_from_server' });
+  });
 });

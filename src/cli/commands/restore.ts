@@ -20,6 +20,7 @@ export function register(program: Command): void {
     .option('--spool', 'with --jobs: write the archive to a local temp file first, then plain pg_restore -j')
     .option('--schema <name>', 'restore only this schema, whole (repeatable)', collect, [])
     .option('--table <schema.table>', 'restore only this table with its sequences, indexes and grants (repeatable; public when no schema)', collect, [])
+    .option('--create-roles', "whole-server points: first create the roles the target lacks (without passwords)")
     .option('--replace', 'drop an existing database of that name first')
     .option('--wait', 'wait for the restore to finish, with progress')
     .action(async (id: string, opts: RestoreOptions, cmd: Command) => {
@@ -34,6 +35,7 @@ export function register(program: Command): void {
           ...(opts.replace ? { replace: true } : {}),
           ...(opts.jobs !== undefined ? { jobs: integerOption('--jobs', opts.jobs) } : {}),
           ...(opts.spool ? { spool: true } : {}),
+          ...(opts.createRoles ? { createRoles: true } : {}),
           ...(opts.schema.length > 0 ? { schemas: opts.schema } : {}),
           ...(opts.table.length > 0 ? { tables: opts.table } : {}),
         },
@@ -51,6 +53,7 @@ interface RestoreOptions {
   wait?: boolean;
   jobs?: string;
   spool?: boolean;
+  createRoles?: boolean;
   schema: string[];
   table: string[];
 }
