@@ -33,12 +33,19 @@ describe('mapPgToolExit on real pg_dump 15 / pg_restore 15 output', () => {
     ['lock wait timeout', ['pg_dump: error: query failed: ERROR:  canceling statement due to statement timeout', 'pg_dump: detail: Query was: LOCK TABLE public.b_small IN ACCESS SHARE MODE'], UserErrorLockTimeout],
     ['backend terminated mid-COPY', ['pg_dump: error: Dumping the contents of table "a_big" failed: PQgetCopyData() failed.', 'pg_dump: detail: Error message from server: server closed the connection unexpectedly', '\tThis probably means the server terminated abnormally', '\tbefore or while processing the request.', 'pg_dump: detail: Command was: COPY public.a_big (id, pad) TO stdout;'], TransientErrorConnectionLost],
     ['terminated while idle', ['pg_dump: error: query failed: FATAL:  terminating connection due to administrator command', 'server closed the connection unexpectedly'], TransientErrorConnectionLost],
+    ['standby conflict', ['pg_dump: error: Dumping the contents of table "events" failed: PQgetResult() failed.', 'pg_dump: detail: Error message from server: ERROR:  canceling statement due to conflict with recovery', 'DETAIL:  User query might have needed to see row versions that must be removed.', 'pg_dump: detail: Command was: COPY public.events (id) TO stdout;'], TransientErrorConnectionLost],
+    ['socket server down (14+)', ['pg_dump: error: connection to server on socket "/run/postgresql/.s.PGSQL.5432" failed: No such file or directory', '\tIs the server running locally and accepting connections on that socket?'], TransientErrorServerUnavailable],
+    ['socket server down (13)', ['pg_dump: error: could not connect to server: No such file or directory', '\tIs the server running locally and accepting', '\tconnections on Unix domain socket "/run/postgresql/.s.PGSQL.5432"?'], TransientErrorServerUnavailable],
     ['cut connection', ['pg_dump: error: query failed: server closed the connection unexpectedly', '\tThis probably means the server terminated abnormally', '\tbefore or while processing the request.'], TransientErrorConnectionLost],
   ] as const)('%s', (_name, lines, expected) => {
     const err = map([...lines]);
     expect(err).toBeInstanceOf(expected);
     expect(err.hint).toBeTruthy();
     expect(JSON.stringify(err.toJSON())).not.toContain('Sekret-Pw-1');
+  });
+
+  it('tells a standby conflict apart: the hint names hot_standby_feedback', () => {
+    expect(map(['pg_dump: error: query failed: ERROR:  canceling statement due to conflict with recovery']).hint).toContain('hot_standby_feedback');
   });
 
   it('names the pg_dump version to install on a version mismatch', () => {

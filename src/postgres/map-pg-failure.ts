@@ -31,6 +31,8 @@ export interface PgFailureContext {
 
 const connectionLost = [
   /terminating connection due to (administrator command|conflict with recovery|idle-in-transaction timeout|idle-session timeout|unexpected postmaster exit)/,
+  // On a hot standby the usual form is the statement's cancel (ERROR, 40001), not the session's end.
+  /canceling statement due to conflict with recovery/,
   /server closed the connection unexpectedly/,
   /connection to server was lost/,
   /could not receive data from server/,
@@ -53,6 +55,10 @@ const unavailable = [
   /sorry, too many clients already/,
   /remaining connection slots are reserved/,
   /No route to host|Network is unreachable/,
+  // A server on a Unix socket that is not running: libpq 14+ and 13 word it differently; node-postgres says ENOENT.
+  /connection to server on socket "[^"]*" failed: No such file or directory/,
+  /could not connect to server: No such file or directory/,
+  /\bENOENT\b.*\.s\.PGSQL\.\d+/,
 ];
 
 const authFailed = [
