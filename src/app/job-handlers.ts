@@ -153,6 +153,7 @@ export function jobHandlers(deps: HandlerDeps): Record<string, JobHandler> {
         ...(p.schemas !== undefined ? { schemas: p.schemas } : {}),
         ...(p.tables !== undefined ? { tables: p.tables } : {}),
         ...(p.createRoles === true ? { createRoles: true } : {}),
+        ...(p.noTablespaces === true ? { noTablespaces: true } : {}),
         clients: await pgClients(),
         signal: ctx.signal,
         onProgress: (x) => onProgress({ ...x }),

@@ -8,6 +8,7 @@ export {
   openPointArchive,
   UserErrorTargetDatabaseExists,
   UserErrorTargetMissingCreateDb,
+  UserErrorTargetTablespaceMissing,
   IntegrityErrorArchiveHashMismatch,
   type RestoreOptions,
   type RestoreReport,

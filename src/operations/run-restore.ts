@@ -66,6 +66,18 @@ export class UserErrorTargetMissingCreateDb extends UserError {
   }
 }
 
+/** The archive puts objects in tablespaces the target server does not have. */
+export class UserErrorTargetTablespaceMissing extends UserError {
+  override readonly httpStatus: number = 409;
+  constructor(tablespaces: string[], opts: PgvaultErrorOptions = {}) {
+    super(`the target server has no tablespace ${tablespaces.map((t) => `"${t}"`).join(', ')}, which the recovery point puts objects in`, {
+      hint: `Create ${tablespaces.length > 1 ? 'them' : 'it'} on the target (CREATE TABLESPACE … LOCATION '/path'), or restore with noTablespaces (--no-tablespaces) to put every object in the new database's default tablespace.`,
+      details: { tablespaces },
+      ...opts,
+    });
+  }
+}
+
 /** The archive read back from the vault does not match what was recorded at backup time. */
 export class IntegrityErrorArchiveHashMismatch extends IntegrityError {
   constructor(entry: string, opts: PgvaultErrorOptions = {}) {
@@ -88,6 +100,9 @@ export interface RestoreOptions {
   spool?: boolean;
   /** From a whole-server point: create the roles the target lacks from its globals before restoring. */
   createRoles?: boolean;
+  /** Put every object in the new database's default tablespace (pg_restore --no-tablespaces) instead of the
+   *  tablespaces named in the archive, which must then exist on the target. */
+  noTablespaces?: boolean;
   schemas?: string[];
   tables?: string[];
   clients: PgClientSet;
@@ -243,6 +258,14 @@ export async function runRestore(
     }
     const targetRoles = new Set((await c.query<{ rolname: string }>('SELECT rolname FROM pg_roles')).rows.map((r) => r.rolname));
     const plan = planRestore({ toc, blocks: blocksOf(pa.index), selection, targetRoles, targetIsSuperuser: info.isSuperuser });
+    if (!opts.noTablespaces) {
+      // pg_restore would fail each such object (SET default_tablespace); refuse before anything is created.
+      const chosen = new Set(plan.selected);
+      const named = new Set(toc.filter((e) => chosen.has(e.dumpId) && e.tablespace).map((e) => e.tablespace!));
+      const there = new Set((await c.query<{ spcname: string }>('SELECT spcname FROM pg_catalog.pg_tablespace')).rows.map((r) => r.spcname));
+      const missing = [...named].filter((t) => !there.has(t)).sort();
+      if (missing.length > 0) throw new UserErrorTargetTablespaceMissing(missing);
+    }
     const dir = await mkdtemp(join(opts.tempDir ?? tmpdir(), 'pgvault-restore-'));
     try {
       if (exists) await c.query(`DROP DATABASE ${quoteIdent(opts.newDatabase)}${info.major >= 13 ? ' WITH (FORCE)' : ''}`);
@@ -265,7 +288,7 @@ export async function runRestore(
     const reblock = header.compression === 'none' ? { tocEndOffset: loadToc.length, intSize: header.intSize } : undefined;
     const listFile = join(dir, 'restore.list');
     await writeFile(listFile, renderRestoreList(plan.selected, toc), { mode: 0o600 });
-    const base = { database: opts.newDatabase, client, noOwner: !plan.keepOwners, list: listFile, signal: opts.signal };
+    const base = { database: opts.newDatabase, client, noOwner: !plan.keepOwners, noTablespaces: opts.noTablespaces === true, list: listFile, signal: opts.signal };
     const cfg = target;
 
     if (mode === 'serial') {
@@ -493,7 +516,8 @@ async function restoreParallel(
       return;
     }
     const s = await sessions.take();
-    for (const id of item.dumpIds) await s.run(byId.get(id)!, signal);
+    // --no-tablespaces: pg_restore sets no default_tablespace for any entry, and neither does the session.
+    for (const id of item.dumpIds) await s.run(ctx.base.noTablespaces ? { ...byId.get(id)!, tablespace: null } : byId.get(id)!, signal);
     sessions.give(s);
   };
   try {

@@ -28,6 +28,8 @@ export interface SpawnPgRestoreOptions {
   noOwner?: boolean;
   /** --no-privileges (-x): skip GRANT/REVOKE. */
   noPrivileges?: boolean;
+  /** --no-tablespaces: every object in the database's default tablespace. */
+  noTablespaces?: boolean;
   /** --role: SET ROLE to this role after connecting. */
   role?: string;
   /** --create: create the archive's database first. */
@@ -83,6 +85,7 @@ export function spawnPgRestore(cfg: PgConnectionConfig, opts: SpawnPgRestoreOpti
   for (const s of opts.section === undefined ? [] : Array.isArray(opts.section) ? opts.section : [opts.section]) args.push(`--section=${s}`);
   if (opts.noOwner) args.push('--no-owner');
   if (opts.noPrivileges) args.push('--no-privileges');
+  if (opts.noTablespaces) args.push('--no-tablespaces');
   if (opts.role !== undefined) args.push(`--role=${opts.role}`);
   if (opts.create) args.push('--create');
   if (opts.clean) args.push('--clean', '--if-exists');

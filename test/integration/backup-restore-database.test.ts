@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IntegrityErrorArchiveMalformed, discoverClients, parsePgUrl, type PgClientSet, type PgConnectionConfig } from '../../src/postgres/index.ts';
 import {
   UserErrorTargetDatabaseExists,
+  UserErrorTargetTablespaceMissing,
   entryNames,
   runBackup,
   runRestore,
@@ -21,7 +22,7 @@ import {
 import { FilesystemBackend, MemoryBackend, parseStorageKey } from '../../src/storage/index.ts';
 import { FaultyBackend } from '../../src/storage/decorators/faulty-backend.ts';
 import { Vault, type ManifestId } from '../../src/vault/index.ts';
-import { startCluster, type PgCluster } from '../support/index.ts';
+import { giveToServerUser, startCluster, type PgCluster } from '../support/index.ts';
 
 let src: PgCluster;
 let dst: PgCluster;
@@ -431,6 +432,42 @@ describe('a parallel restore that fails while another worker still loads', () =>
     expect(took).toBeLessThan(30_000); // the slow load alone needs 100 s
     expect(await dst.query(`SELECT 1 FROM pg_database WHERE datname = 'stuck_j2'`)).toEqual([]);
     expect(await dst.query(`SELECT pid FROM pg_stat_activity WHERE datname = 'stuck_j2'`)).toEqual([]);
+  });
+});
+
+describe('a database with objects in its own tablespace', () => {
+  it('is refused by a target without that tablespace (coded, nothing created), and restores with noTablespaces', async () => {
+    const tsDir = mkdtempSync(join(tmpdir(), 'pgvault-ts-'));
+    giveToServerUser(tsDir);
+    try {
+      await src.query(`CREATE TABLESPACE fast_ssd LOCATION '${tsDir}'`);
+      await src.createDatabase('spaced');
+      await src.query(
+        `CREATE TABLE hot (id int PRIMARY KEY USING INDEX TABLESPACE fast_ssd, v text) TABLESPACE fast_ssd;
+         INSERT INTO hot SELECT g, md5(g::text) FROM generate_series(1, 90000) g;
+         CREATE INDEX hot_v ON hot (v) TABLESPACE fast_ssd;
+         CREATE TABLE cold (id int PRIMARY KEY, v text); INSERT INTO cold VALUES (1, 'x');`,
+        [],
+        'spaced',
+      );
+      const b = await runBackup(vault, srcCfg, { database: 'spaced', clients });
+      const err = await runRestore(vault, b.manifest.id as ManifestId, undefined, dstCfg, { newDatabase: 'spaced', jobs: 2, clients }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(UserErrorTargetTablespaceMissing);
+      expect((err as UserErrorTargetTablespaceMissing).details).toEqual({ tablespaces: ['fast_ssd'] });
+      expect((err as UserErrorTargetTablespaceMissing).hint).toContain('--no-tablespaces');
+      expect(await dst.query(`SELECT 1 FROM pg_database WHERE datname = 'spaced'`)).toEqual([]);
+
+      for (const jobs of [1, 2]) {
+        const db = `spaced_${jobs}`;
+        await runRestore(vault, b.manifest.id as ManifestId, undefined, dstCfg, { newDatabase: db, jobs, noTablespaces: true, clients });
+        expect(await summary(dst, db)).toEqual(await summary(src, 'spaced'));
+        expect(await dst.query(`SELECT count(*)::int AS n FROM pg_class WHERE reltablespace <> 0 AND relname IN ('hot', 'hot_pkey', 'hot_v')`, [], db)).toEqual([{ n: 0 }]);
+      }
+    } finally {
+      await src.query('DROP DATABASE IF EXISTS spaced').catch(() => undefined);
+      await src.query('DROP TABLESPACE IF EXISTS fast_ssd').catch(() => undefined);
+      rmSync(tsDir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -153,7 +153,7 @@ function asServerUser(cmd: string, args: string[]): [string, string[]] {
   return isRoot ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args];
 }
 
-function giveToServerUser(path: string): void {
+export function giveToServerUser(path: string): void {
   if (!isRoot) return;
   const { uid, gid } = serverUserIds();
   chownSync(path, uid, gid);

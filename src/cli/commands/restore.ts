@@ -21,6 +21,7 @@ export function register(program: Command): void {
     .option('--schema <name>', 'restore only this schema, whole (repeatable)', collect, [])
     .option('--table <schema.table>', 'restore only this table with its sequences, indexes and grants (repeatable; public when no schema)', collect, [])
     .option('--create-roles', "whole-server points: first create the roles the target lacks (without passwords)")
+    .option('--no-tablespaces', "every object in the new database's default tablespace (the target lacks the point's tablespaces)")
     .option('--replace', 'drop an existing database of that name first')
     .option('--wait', 'wait for the restore to finish, with progress')
     .action(async (id: string, opts: RestoreOptions, cmd: Command) => {
@@ -36,6 +37,7 @@ export function register(program: Command): void {
           ...(opts.jobs !== undefined ? { jobs: integerOption('--jobs', opts.jobs) } : {}),
           ...(opts.spool ? { spool: true } : {}),
           ...(opts.createRoles ? { createRoles: true } : {}),
+          ...(opts.tablespaces === false ? { noTablespaces: true } : {}),
           ...(opts.schema.length > 0 ? { schemas: opts.schema } : {}),
           ...(opts.table.length > 0 ? { tables: opts.table } : {}),
         },
@@ -54,6 +56,8 @@ interface RestoreOptions {
   jobs?: string;
   spool?: boolean;
   createRoles?: boolean;
+  /** commander's --no-tablespaces sets this false. */
+  tablespaces?: boolean;
   schema: string[];
   table: string[];
 }
