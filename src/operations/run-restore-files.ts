@@ -2,13 +2,13 @@
  *  globals.sql for whole-server points) into a local directory or any StorageBackend (a blob container/prefix),
  *  byte-identical to what pg_dump wrote: the SHA-256 is checked against the one recorded at backup time before
  *  a file is made visible. The files restore with plain pg_restore, without pgvault. */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { access, link, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { UserErrorNotFound } from '../lib/index.ts';
+import { UserErrorConflict, UserErrorNotFound } from '../lib/index.ts';
 import { parseStorageKey, type StorageBackend } from '../storage/contract/index.ts';
 import type { ManifestId, Vault } from '../vault/index.ts';
 import { entryNames } from './dump-into-vault.ts';
@@ -30,9 +30,17 @@ export interface RestoreFilesOptions {
   signal?: AbortSignal;
 }
 
-/** A file name for a database that is safe on every filesystem and object store: percent-encoded like the entry. */
+/** A file name for a database that is safe on every filesystem and object store: percent-encoded like the entry,
+ *  and a dot encoded where it starts the name, ends it or doubles ("..", which storage keys refuse). */
 export function dumpFileName(database: string): string {
-  return `${encodeURIComponent(database).replace(/^\./, '%2E')}.dump`;
+  return `${encodeURIComponent(database).replace(/^\.|\.(?=\.)|\.$/g, '%2E')}.dump`;
+}
+
+function alreadyThere(where: string): UserErrorConflict {
+  return new UserErrorConflict(`${where} already exists; restore-files does not overwrite`, {
+    hint: 'Restore into an empty directory or prefix, or move the existing files away first.',
+    details: { path: where },
+  });
 }
 
 export async function runRestoreFiles(vault: Vault, manifestId: ManifestId, target: string | StorageBackend, opts: RestoreFilesOptions = {}): Promise<RestoredFile[]> {
@@ -53,7 +61,13 @@ export async function runRestoreFiles(vault: Vault, manifestId: ManifestId, targ
   const globals = manifest.entries.find((e) => e.name === entryNames.globals);
   if (globals && !opts.databases) wanted.push({ entry: globals, name: 'globals.sql' });
 
-  if (typeof target === 'string') await mkdir(target, { recursive: true });
+  // Nothing is written when any file is there already (each is also created without overwriting, below).
+  if (typeof target === 'string') {
+    await mkdir(target, { recursive: true });
+    for (const w of wanted) if (await exists(join(target, w.name))) throw alreadyThere(join(target, w.name));
+  } else {
+    for (const w of wanted) if (await storedAlready(target, parseStorageKey(`${opts.prefix ?? ''}${w.name}`))) throw alreadyThere(`${opts.prefix ?? ''}${w.name}`);
+  }
   const out: RestoredFile[] = [];
   for (const w of wanted) {
     const src = vault.load(manifestId, w.entry.name);
@@ -72,19 +86,22 @@ export async function runRestoreFiles(vault: Vault, manifestId: ManifestId, targ
     });
     if (typeof target === 'string') {
       const final = join(target, w.name);
-      const partial = `${final}.partial`;
+      // A partial file of its own (two restores into one directory never share one), made visible by a hard link
+      // that fails rather than replace a file that appeared meanwhile.
+      const partial = join(target, `.${w.name}.${randomBytes(6).toString('hex')}.partial`);
       try {
-        await pipeline(src, hasher, createWriteStream(partial, { mode: 0o600, flush: true }), ...(opts.signal ? [{ signal: opts.signal }] : []));
-        await rename(partial, final);
-      } catch (err) {
+        await pipeline(src, hasher, createWriteStream(partial, { mode: 0o600, flush: true, flags: 'wx' }), ...(opts.signal ? [{ signal: opts.signal }] : []));
+        await link(partial, final).catch((err: NodeJS.ErrnoException) => {
+          throw err.code === 'EEXIST' ? alreadyThere(final) : err;
+        });
+      } finally {
         await rm(partial, { force: true });
-        throw err;
       }
     } else {
+      const key = parseStorageKey(`${opts.prefix ?? ''}${w.name}`);
       const body = new PassThrough();
       const feeding = pipeline(src, hasher, body);
-      const key = parseStorageKey(`${opts.prefix ?? ''}${w.name}`);
-      const [fed, put] = await Promise.allSettled([feeding, target.put(key, body as Readable, opts.signal ? { signal: opts.signal } : {})]);
+      const [fed, put] = await Promise.allSettled([feeding, target.put(key, body as Readable, { ifAbsent: true, ...(opts.signal ? { signal: opts.signal } : {}) })]);
       if (fed.status === 'rejected') {
         await target.delete(key).catch(() => undefined);
         throw fed.reason;
@@ -94,4 +111,24 @@ export async function runRestoreFiles(vault: Vault, manifestId: ManifestId, targ
     out.push({ name: w.name, ...(w.database !== undefined ? { database: w.database } : {}), sizeBytes: size, sha256: sha.digest('hex') });
   }
   return out;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return false;
+      throw err;
+    },
+  );
+}
+
+async function storedAlready(target: StorageBackend, key: ReturnType<typeof parseStorageKey>): Promise<boolean> {
+  return target.stat(key).then(
+    () => true,
+    (err: { code?: string }) => {
+      if (err?.code === 'StorageErrorNotFound') return false;
+      throw err;
+    },
+  );
 }

@@ -13,6 +13,7 @@ import { IntegrityErrorArchiveMalformed, discoverClients, parsePgUrl, type PgCli
 import {
   UserErrorTargetDatabaseExists,
   UserErrorTargetTablespaceMissing,
+  dumpFileName,
   entryNames,
   runBackup,
   runRestore,
@@ -495,6 +496,32 @@ describe('runRestoreFiles', () => {
     const body = await collect(await backend.get(parseStorageKey('restores/one/shopdb.dump')));
     expect(createHash('sha256').update(body).digest('hex')).toBe(backup.sha256);
     expect(body.subarray(0, 5).toString()).toBe('PGDMP');
+  });
+
+  it('never overwrites: a second restore into the same directory or prefix is refused, the first files intact', async () => {
+    const dir = join(work, 'files');
+    const before = readFileSync(join(dir, 'shopdb.dump'));
+    const err = await runRestoreFiles(vault, backup.manifest.id as ManifestId, dir).catch((e: unknown) => e);
+    expect((err as { code?: string }).code).toBe('UserErrorConflict');
+    expect((err as { hint?: string }).hint).toContain('empty directory');
+    expect(readFileSync(join(dir, 'shopdb.dump')).equals(before)).toBe(true);
+    expect(readdirSync(dir)).toEqual(['shopdb.dump']); // no partial file left behind
+    const backend = new MemoryBackend();
+    await runRestoreFiles(vault, backup.manifest.id as ManifestId, backend, { prefix: 'again/' });
+    expect((await runRestoreFiles(vault, backup.manifest.id as ManifestId, backend, { prefix: 'again/' }).catch((e: unknown) => e) as { code?: string }).code).toBe('UserErrorConflict');
+  });
+
+  it('names files for awkward database names so that every store takes them (no "..", no leading or trailing dot)', () => {
+    expect(dumpFileName('shop')).toBe('shop.dump');
+    expect(dumpFileName('app.v2')).toBe('app.v2.dump');
+    expect(dumpFileName('app.')).toBe('app%2E.dump');
+    expect(dumpFileName('v1..2')).toBe('v1%2E.2.dump');
+    expect(dumpFileName('..')).toBe('%2E%2E.dump');
+    expect(dumpFileName('../etc/x')).toBe('%2E.%2Fetc%2Fx.dump');
+    for (const name of ['app.', 'v1..2', '...', '.hidden', 'a/../b']) {
+      expect(() => parseStorageKey(`restores/${dumpFileName(name)}`), name).not.toThrow();
+      expect(dumpFileName(name)).not.toContain('..');
+    }
   });
 
   it('the archive reader rejects a cut archive (what a torn file would be)', async () => {
