@@ -86,6 +86,7 @@ export function jobHandlers(deps: HandlerDeps): Record<string, JobHandler> {
         });
         manifest = r.manifest;
         log = r.log;
+        for (const d of r.skipped) await ctx.log('info', `database "${d.name}" left out: ${d.why}`);
       }
       for (const line of log.slice(-20)) await ctx.log('debug', line);
       const createdAt = new Date(manifest.createdAt);

@@ -20,6 +20,8 @@ export interface ServerBackupOptions {
 export interface ServerBackupResult {
   manifest: ManifestInfo;
   databases: { name: string; archiveEntry: string; sha256: string; sizeBytes: number }[];
+  /** Databases of the server left out, with why (templates, invalid, no connections, exclusions). */
+  skipped: { name: string; why: string }[];
   globalsEntry: string;
   serverVersion: string;
   pgDumpVersion: string;
@@ -32,12 +34,13 @@ export async function runServerBackup(vault: Vault, cfg: PgConnectionConfig, opt
   const server = await serverInfo(cfg);
   const dumpClient = pickClient(opts.clients, 'pg_dump', server.major);
   const dumpallClient = pickClient(opts.clients, 'pg_dumpall', server.major);
-  const databases = await databasesToBackUp(cfg, opts.exclude);
+  const { included: databases, skipped } = await databasesToBackUp(cfg, opts.exclude);
   const meta: PointMeta = {
     ...opts.meta,
     pgvault: 'recovery-point.v1',
     kind: 'server',
     databases,
+    ...(skipped.length > 0 ? { skippedDatabases: skipped } : {}),
     serverVersion: server.version,
     pgDumpVersion: dumpClient.version,
     host: cfg.host,
@@ -47,7 +50,7 @@ export async function runServerBackup(vault: Vault, cfg: PgConnectionConfig, opt
   // One failure stops the other dumps at once instead of letting them run to the end.
   const stop = new AbortController();
   const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
-  const log: string[] = [];
+  const log: string[] = skipped.map((d) => `pgvault: database "${d.name}" left out: ${d.why}`);
   try {
     const globals = spawnPgDumpGlobals(cfg, { client: dumpallClient, signal });
     const globalsEntry = writer.addEntry(entryNames.globals, globals.stdout, { signal });
@@ -82,6 +85,7 @@ export async function runServerBackup(vault: Vault, cfg: PgConnectionConfig, opt
         const e = manifest.entries.find((x) => x.name === entryNames.archive(name))!;
         return { name, archiveEntry: e.name, sha256: e.sha256, sizeBytes: e.sizeBytes };
       }),
+      skipped,
       globalsEntry: entryNames.globals,
       serverVersion: server.version,
       pgDumpVersion: dumpClient.version,

@@ -54,19 +54,39 @@ export const azureDefaultExclusions: Required<DatabaseExclusions> = {
   owners: ['azuresu', 'azure_pg_admin'],
 };
 
-/** Databases a whole-server backup includes: every connectable non-template database minus the exclusions, by name.
+/** Databases a whole-server backup includes: every connectable non-template database minus the exclusions, by name;
+ *  and the others, each with why it is left out, for the job's log and the point's meta (nothing left out silently).
  *  An invalid database (datconnlimit = -2: a DROP DATABASE interrupted, 15.4/14.9/13.12 and later) is left out as
  *  list-databases.ts leaves it out: pg_dump cannot connect to it, and it would fail every run. */
-export async function databasesToBackUp(cfg: PgConnectionConfig, exclude: DatabaseExclusions = {}): Promise<string[]> {
+export async function databasesToBackUp(cfg: PgConnectionConfig, exclude: DatabaseExclusions = {}): Promise<{ included: string[]; skipped: { name: string; why: string }[] }> {
   return withConnection(cfg, async (c) => {
     const rows = (
-      await c.query<{ datname: string; owner: string }>(
-        `SELECT d.datname, pg_get_userbyid(d.datdba) AS owner FROM pg_database d
-          WHERE d.datallowconn AND NOT d.datistemplate AND d.datconnlimit <> -2 ORDER BY d.datname`,
+      await c.query<{ datname: string; owner: string; datallowconn: boolean; datistemplate: boolean; invalid: boolean }>(
+        `SELECT d.datname, pg_get_userbyid(d.datdba) AS owner, d.datallowconn, d.datistemplate, d.datconnlimit = -2 AS invalid
+           FROM pg_database d ORDER BY d.datname`,
       )
     ).rows;
     const names = new Set(exclude.names ?? []);
     const owners = new Set(exclude.owners ?? []);
-    return rows.filter((r) => !names.has(r.datname) && !owners.has(r.owner)).map((r) => r.datname);
+    const included: string[] = [];
+    const skipped: { name: string; why: string }[] = [];
+    for (const r of rows) {
+      // template0 and template1 are PostgreSQL's own: not worth a line in every log.
+      if (r.datname === 'template0' || r.datname === 'template1') continue;
+      const why = r.datistemplate
+        ? 'a template'
+        : r.invalid
+          ? 'invalid (a DROP DATABASE was interrupted)'
+          : !r.datallowconn
+            ? 'it allows no connections (datallowconn = false)'
+            : names.has(r.datname)
+              ? 'excluded by name'
+              : owners.has(r.owner)
+                ? `excluded by owner "${r.owner}"`
+                : undefined;
+      if (why === undefined) included.push(r.datname);
+      else skipped.push({ name: r.datname, why });
+    }
+    return { included, skipped };
   });
 }

@@ -51,6 +51,10 @@ beforeAll(async () => {
   // A DROP DATABASE interrupted halfway leaves an invalid database (datconnlimit = -2) that nobody can connect to.
   await src.createDatabase('half_dropped');
   await src.query(`UPDATE pg_database SET datconnlimit = -2 WHERE datname = 'half_dropped'`);
+  await src.createDatabase('no_entry');
+  await src.query(`ALTER DATABASE no_entry ALLOW_CONNECTIONS false`);
+  await src.createDatabase('tmpl');
+  await src.query(`ALTER DATABASE tmpl IS_TEMPLATE true`);
 });
 
 afterAll(async () => {
@@ -76,6 +80,16 @@ describe('runServerBackup', () => {
     expect(point.databases.map((d) => d.name)).toEqual(['alpha', 'beta', 'postgres']);
     const m = await vault.readManifest(point.manifest.id as ManifestId);
     expect(m.meta).toMatchObject({ kind: 'server', databases: ['alpha', 'beta', 'postgres'] });
+    // What was left out, and why: nothing silently.
+    const leftOut = [
+      { name: 'half_dropped', why: 'invalid (a DROP DATABASE was interrupted)' },
+      { name: 'no_entry', why: 'it allows no connections (datallowconn = false)' },
+      { name: 'skipme', why: 'excluded by name' },
+      { name: 'tmpl', why: 'a template' },
+    ];
+    expect(point.skipped).toEqual(leftOut);
+    expect(m.meta.skippedDatabases).toEqual(leftOut);
+    expect(point.log).toContain('pgvault: database "no_entry" left out: it allows no connections (datallowconn = false)');
     expect(m.entries.map((e) => e.name).sort()).toEqual(
       [entryNames.globals, ...['alpha', 'beta', 'postgres'].flatMap((d) => [entryNames.archive(d), entryNames.index(d)])].sort(),
     );
