@@ -154,6 +154,7 @@ export function jobHandlers(deps: HandlerDeps): Record<string, JobHandler> {
         ...(p.schemas !== undefined ? { schemas: p.schemas } : {}),
         ...(p.tables !== undefined ? { tables: p.tables } : {}),
         ...(p.createRoles === true ? { createRoles: true } : {}),
+        ...(p.privilegedRoles === true ? { privilegedRoles: true } : {}),
         ...(p.noTablespaces === true ? { noTablespaces: true } : {}),
         clients: await pgClients(),
         signal: ctx.signal,
@@ -163,7 +164,7 @@ export function jobHandlers(deps: HandlerDeps): Record<string, JobHandler> {
       const g = report.globals;
       if (g) {
         await ctx.log('info', `roles created: ${g.created.join(', ') || 'none'}; already there: ${g.existing.join(', ') || 'none'}`);
-        for (const w of g.withheld) await ctx.log('warn', `role "${w.role}" created without ${w.attributes.join(', ')}: only a superuser may give them`);
+        for (const w of g.withheld) await ctx.log('warn', `role "${w.role}" created without ${w.attributes.join(', ')} (privileged: given only by a superuser asking for privilegedRoles)`);
         for (const f of g.failed) await ctx.log('warn', `not applied: ${f.statement}: ${f.error}`);
       }
       return {

@@ -84,6 +84,9 @@ export function jobServiceOf(deps: JobServiceDeps): JobService {
       if (request.entry !== undefined && !databases.includes(request.entry)) {
         throw new UserErrorInvalidInput(`recovery point "${point.id}" holds no database "${request.entry}"`, { hint: `It holds ${listed}.`, details: { field: 'entry' } });
       }
+      if (request.privilegedRoles === true && request.createRoles !== true) {
+        throw new UserErrorInvalidInput('privilegedRoles only applies with createRoles', { hint: 'Give createRoles too, or leave privilegedRoles out.', details: { field: 'privilegedRoles' } });
+      }
       if (request.createRoles === true && !point.entries.some((e) => e.name === entryNames.globals)) {
         throw new UserErrorInvalidInput(`recovery point "${point.id}" is not a whole-server point: it has no roles to create`, {
           hint: 'Leave createRoles out (objects are then owned by the restoring role), or restore from a whole-server point.',

@@ -12,10 +12,21 @@ export interface GlobalsReport {
   notApplied: string[];
   /** Statements that failed on the target, with PostgreSQL's message. */
   failed: { statement: string; error: string }[];
-  /** Attributes of created roles that a non-superuser restorer may not give (SUPERUSER, REPLICATION, BYPASSRLS):
-   *  the roles were created without them. */
+  /** What created roles would have had but did not get: SUPERUSER, REPLICATION or BYPASSRLS, and membership in a
+   *  superuser role or in pg_execute_server_program / pg_read_server_files / pg_write_server_files ("member of …").
+   *  Withheld unless a superuser restores with `privileged` (a non-superuser may not give them at all). */
   withheld: { role: string; attributes: string[] }[];
 }
+
+export interface ApplyGlobalsOptions {
+  /** Also give created roles the privileged attributes and memberships of the point (needs a superuser). Off by
+   *  default: the globals come from the source server, and a role able to run code as the server's OS user
+   *  should not appear on another server because a source said so. */
+  privileged?: boolean;
+}
+
+/** Predefined roles whose members act as the server's OS user (files, programs). */
+const serverSideRoles = ['pg_execute_server_program', 'pg_read_server_files', 'pg_write_server_files'];
 
 /** Attributes only a superuser may set or even name in ALTER ROLE (13–15: naming NOSUPERUSER needs one too). */
 const superuserOnly = /\s(NO)?(SUPERUSER|REPLICATION|BYPASSRLS)\b/gi;
@@ -58,13 +69,21 @@ function unquote(raw: string): string {
   return raw.startsWith('"') ? raw.slice(1, -1).replace(/""/g, '"') : raw.toLowerCase();
 }
 
-export async function applyGlobals(target: PgConnectionConfig, script: string): Promise<GlobalsReport> {
+export async function applyGlobals(target: PgConnectionConfig, script: string, opts: ApplyGlobalsOptions = {}): Promise<GlobalsReport> {
   const report: GlobalsReport = { created: [], existing: [], notApplied: [], failed: [], withheld: [] };
   const statements = splitSqlScript(script);
   await withConnection(target, async (c) => {
     const [me] = (await c.query<{ rolsuper: boolean }>('SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user')).rows;
     const superuser = me?.rolsuper === true;
-    const existing = new Set((await c.query<{ rolname: string }>('SELECT rolname FROM pg_roles')).rows.map((r) => r.rolname));
+    const givePrivileges = superuser && opts.privileged === true;
+    const roles = (await c.query<{ rolname: string; rolsuper: boolean }>('SELECT rolname, rolsuper FROM pg_roles')).rows;
+    const existing = new Set(roles.map((r) => r.rolname));
+    const privilegedRoles = new Set([...roles.filter((r) => r.rolsuper).map((r) => r.rolname), ...serverSideRoles]);
+    const withhold = (role: string, what: string[]): void => {
+      const entry = report.withheld.find((w) => w.role === role);
+      if (entry) entry.attributes.push(...what);
+      else report.withheld.push({ role, attributes: [...what] });
+    };
     const created = new Set<string>();
     const run = async (sql: string): Promise<boolean> => {
       try {
@@ -93,7 +112,7 @@ export async function applyGlobals(target: PgConnectionConfig, script: string): 
       } else if (alterRole || comment) {
         const name = unquote((alterRole ?? comment)![1]!);
         if (!created.has(name)) report.notApplied.push(st);
-        else if (alterRole && !superuser && /\bWITH\b/i.test(st)) {
+        else if (alterRole && !givePrivileges && /\bWITH\b/i.test(st)) {
           // pg_dumpall names every attribute (WITH NOSUPERUSER INHERIT … NOREPLICATION NOBYPASSRLS). A CREATEROLE
           // non-superuser may not even name those three: the rest (LOGIN, CONNECTION LIMIT, VALID UNTIL …) is kept,
           // a new role lacks them anyway, and what it would have had is reported.
@@ -101,13 +120,14 @@ export async function applyGlobals(target: PgConnectionConfig, script: string): 
           const head = alterRole[0];
           const options = ` ${st.slice(head.length)}`;
           const given = [...options.matchAll(superuserOnly)].filter((m) => !m[1]).map((m) => m[2]!.toUpperCase());
-          if (given.length > 0) report.withheld.push({ role: name, attributes: given });
+          if (given.length > 0) withhold(name, given);
           const reduced = `${head}${options.replace(superuserOnly, '').trim()}`;
           if (!/\bWITH\s*$/i.test(reduced)) await run(reduced);
         } else await run(st);
       } else if (grant) {
         const [role, member] = [unquote(grant[1]!), unquote(grant[2]!)];
         if (!created.has(role) && !created.has(member)) report.notApplied.push(st);
+        else if (!givePrivileges && created.has(member) && privilegedRoles.has(role)) withhold(member, [`member of ${role}`]);
         else {
           // GRANTED BY (pg_dumpall 16+) names the source's grantor: only a superuser may set another grantor on 13–15,
           // and the grantor may be missing here. Without it the restoring role is the grantor.

@@ -100,6 +100,9 @@ export interface RestoreOptions {
   spool?: boolean;
   /** From a whole-server point: create the roles the target lacks from its globals before restoring. */
   createRoles?: boolean;
+  /** With createRoles, as a superuser: also give created roles SUPERUSER, REPLICATION, BYPASSRLS and membership in
+   *  superuser or server-side roles (pg_execute_server_program …) as the point has them; otherwise withheld. */
+  privilegedRoles?: boolean;
   /** Put every object in the new database's default tablespace (pg_restore --no-tablespaces) instead of the
    *  tablespaces named in the archive, which must then exist on the target. */
   noTablespaces?: boolean;
@@ -254,7 +257,7 @@ export async function runRestore(
     const selection = { schemas: opts.schemas, tables: opts.tables };
     if (globalsScript !== undefined) {
       planRestore({ toc, blocks: blocksOf(pa.index), selection, targetIsSuperuser: info.isSuperuser }); // the selection's check
-      globals = await applyGlobals(target, globalsScript);
+      globals = await applyGlobals(target, globalsScript, { privileged: opts.privilegedRoles === true });
     }
     const targetRoles = new Set((await c.query<{ rolname: string }>('SELECT rolname FROM pg_roles')).rows.map((r) => r.rolname));
     const plan = planRestore({ toc, blocks: blocksOf(pa.index), selection, targetRoles, targetIsSuperuser: info.isSuperuser });

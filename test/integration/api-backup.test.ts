@@ -347,6 +347,8 @@ describe('API: protection, backup, jobs, restore', () => {
     const noGlobals = await t.http('POST', `/v1/points/${dbPoint}/restore`, { body: { ...body, database: 'guess', createRoles: true } });
     expect(noGlobals.status).toBe(400);
     expect(JSON.stringify(noGlobals.json)).toContain('createRoles');
+    const privilegedAlone = await t.http('POST', `/v1/points/${serverPoint}/restore`, { body: { ...body, database: 'guess', entry: 'app', privilegedRoles: true } });
+    expect(privilegedAlone.status).toBe(400);
     expect((await t.app.catalog.jobs.list()).length).toBe(jobsBefore);
 
     const res = await t.http('POST', `/v1/points/${serverPoint}/restore`, { body: { ...body, database: 'app_from_server', entry: 'app', createRoles: true } });

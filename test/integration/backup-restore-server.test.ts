@@ -34,7 +34,7 @@ beforeAll(async () => {
   clients = await discoverClients();
   await src.query(`CREATE ROLE app_owner LOGIN PASSWORD 'app-owner-pw'; CREATE ROLE reader NOLOGIN; GRANT reader TO app_owner; ALTER ROLE reader SET statement_timeout = '5min'`);
   // A role with an attribute only a superuser may give, and a connection limit.
-  await src.query(`CREATE ROLE "Replicator 1" LOGIN REPLICATION CONNECTION LIMIT 3`);
+  await src.query(`CREATE ROLE "Replicator 1" LOGIN REPLICATION CONNECTION LIMIT 3; GRANT pg_read_server_files TO "Replicator 1"`);
   await src.createDatabase('alpha', 'app_owner');
   await src.createDatabase('beta');
   await src.createDatabase('skipme');
@@ -111,11 +111,14 @@ describe('restore of a whole-server point onto a fresh PostgreSQL 16', () => {
     const report = await runRestore(vault, point.manifest.id as ManifestId, 'alpha', parsePgUrl(dst.url('postgres')), {
       newDatabase: 'alpha',
       createRoles: true,
+      privilegedRoles: true,
       jobs: 2,
       clients,
     });
     expect(report.globals!.created.sort()).toEqual(['Replicator 1', 'app_owner', 'reader']);
     expect(report.globals!.withheld).toEqual([]);
+    // A superuser asking for privileged roles gives them what the source had.
+    expect(await dst.query(`SELECT rolreplication AS r, pg_has_role(oid, 'pg_read_server_files', 'MEMBER') AS f FROM pg_roles WHERE rolname = 'Replicator 1'`)).toEqual([{ r: true, f: true }]);
     expect(report.globals!.existing).toContain('postgres');
     expect(report.globals!.failed).toEqual([]);
     expect(report.missingRoles).toEqual([]);
@@ -132,11 +135,11 @@ describe('restore of a whole-server point onto a fresh PostgreSQL 16', () => {
     expect(login).toEqual({ l: true, pw: null });
   });
 
-  it('recreates the roles as a CREATEROLE non-superuser (15 and 17): LOGIN and limits kept, REPLICATION withheld and reported', async () => {
-    for (const major of [15, 17] as const) {
+  it('recreates the roles as a CREATEROLE non-superuser (15, 17) or a superuser by default: LOGIN and limits kept, privileges withheld and reported', async () => {
+    for (const [major, superuser] of [[15, false], [17, false], [17, true]] as const) {
       const target = await startCluster({ major });
       try {
-        await target.createRole('role_admin', 'role-admin-pw-1', 'LOGIN CREATEROLE CREATEDB');
+        await target.createRole('role_admin', 'role-admin-pw-1', superuser ? 'LOGIN SUPERUSER' : 'LOGIN CREATEROLE CREATEDB');
         const asAdmin = parsePgUrl(target.url('postgres', 'role_admin', 'role-admin-pw-1'));
         // A restore refused by its checks (the target database exists) creates no role.
         const refused = await runRestore(vault, point.manifest.id as ManifestId, 'alpha', asAdmin, { newDatabase: 'postgres', createRoles: true, clients }).catch((e: unknown) => e);
@@ -146,7 +149,8 @@ describe('restore of a whole-server point onto a fresh PostgreSQL 16', () => {
         const report = await runRestore(vault, point.manifest.id as ManifestId, 'alpha', asAdmin, { newDatabase: 'alpha', createRoles: true, jobs: 2, clients });
         expect(report.globals!.failed, `PostgreSQL ${major}`).toEqual([]);
         expect(report.globals!.created.sort()).toEqual(['Replicator 1', 'app_owner', 'reader']);
-        expect(report.globals!.withheld).toEqual([{ role: 'Replicator 1', attributes: ['REPLICATION'] }]);
+        expect(report.globals!.withheld).toEqual([{ role: 'Replicator 1', attributes: ['REPLICATION', 'member of pg_read_server_files'] }]);
+        expect(await target.query(`SELECT pg_has_role('Replicator 1', 'pg_read_server_files', 'MEMBER') AS f`)).toEqual([{ f: false }]);
         const roles = await target.query(
           `SELECT rolname, rolcanlogin, rolreplication, rolconnlimit FROM pg_roles WHERE rolname IN ('app_owner', 'reader', 'Replicator 1') ORDER BY 1`,
         );

@@ -292,6 +292,9 @@ export const RestoreRequest = Type.Object(
     jobs: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: 'parallel workers (pg_restore -j), straight from the vault; 1 (the default) restores serially' })),
     noTablespaces: Type.Optional(Type.Boolean({ description: "every object in the new database's default tablespace, not in the tablespaces the point names" })),
     createRoles: Type.Optional(Type.Boolean({ description: 'whole-server points: first create the roles the target lacks from the point\'s globals (without passwords)' })),
+    privilegedRoles: Type.Optional(
+      Type.Boolean({ description: 'with createRoles, as a superuser: also give SUPERUSER, REPLICATION, BYPASSRLS and server-side role memberships (withheld otherwise)' }),
+    ),
     spool: Type.Optional(Type.Boolean({ description: 'with jobs > 1: write the archive to a local temp file first and run plain pg_restore -j on it' })),
     schemas: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 63 }), { maxItems: 1000, description: 'item-level: restore only these schemas, whole' })),
     tables: Type.Optional(

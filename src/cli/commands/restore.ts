@@ -21,6 +21,7 @@ export function register(program: Command): void {
     .option('--schema <name>', 'restore only this schema, whole (repeatable)', collect, [])
     .option('--table <schema.table>', 'restore only this table with its sequences, indexes and grants (repeatable; public when no schema)', collect, [])
     .option('--create-roles', "whole-server points: first create the roles the target lacks (without passwords)")
+    .option('--privileged-roles', 'with --create-roles, as a superuser: also give SUPERUSER, REPLICATION, BYPASSRLS and server-side role memberships')
     .option('--no-tablespaces', "every object in the new database's default tablespace (the target lacks the point's tablespaces)")
     .option('--replace', 'drop an existing database of that name first')
     .option('--wait', 'wait for the restore to finish, with progress')
@@ -37,6 +38,7 @@ export function register(program: Command): void {
           ...(opts.jobs !== undefined ? { jobs: integerOption('--jobs', opts.jobs) } : {}),
           ...(opts.spool ? { spool: true } : {}),
           ...(opts.createRoles ? { createRoles: true } : {}),
+          ...(opts.privilegedRoles ? { privilegedRoles: true } : {}),
           ...(opts.tablespaces === false ? { noTablespaces: true } : {}),
           ...(opts.schema.length > 0 ? { schemas: opts.schema } : {}),
           ...(opts.table.length > 0 ? { tables: opts.table } : {}),
@@ -56,6 +58,7 @@ interface RestoreOptions {
   jobs?: string;
   spool?: boolean;
   createRoles?: boolean;
+  privilegedRoles?: boolean;
   /** commander's --no-tablespaces sets this false. */
   tablespaces?: boolean;
   schema: string[];
