@@ -76,9 +76,18 @@ export async function applyGlobals(target: PgConnectionConfig, script: string, o
     const [me] = (await c.query<{ rolsuper: boolean }>('SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user')).rows;
     const superuser = me?.rolsuper === true;
     const givePrivileges = superuser && opts.privileged === true;
-    const roles = (await c.query<{ rolname: string; rolsuper: boolean }>('SELECT rolname, rolsuper FROM pg_roles')).rows;
+    // Privileged: a superuser, a server-side role, or a role that is a member of one, directly or through others.
+    const roles = (
+      await c.query<{ rolname: string; privileged: boolean }>(
+        `SELECT r.rolname, r.rolsuper OR EXISTS (
+                  SELECT 1 FROM pg_catalog.pg_roles p
+                   WHERE p.oid <> r.oid AND (p.rolsuper OR p.rolname = ANY ($1)) AND pg_catalog.pg_has_role(r.oid, p.oid, 'MEMBER')) AS privileged
+           FROM pg_catalog.pg_roles r`,
+        [serverSideRoles],
+      )
+    ).rows;
     const existing = new Set(roles.map((r) => r.rolname));
-    const privilegedRoles = new Set([...roles.filter((r) => r.rolsuper).map((r) => r.rolname), ...serverSideRoles]);
+    const privilegedRoles = new Set([...roles.filter((r) => r.privileged).map((r) => r.rolname), ...serverSideRoles]);
     const withhold = (role: string, what: string[]): void => {
       const entry = report.withheld.find((w) => w.role === role);
       if (entry) entry.attributes.push(...what);

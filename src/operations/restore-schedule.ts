@@ -41,7 +41,8 @@ export async function runRestoreItems(
   };
   const worker = async (): Promise<void> => {
     for (;;) {
-      if (failure) return;
+      // A failure, or the restore's cancel: nothing new starts.
+      if (failure || stop.signal.aborted) return;
       const at = ready.findIndex((r) => r.kind === 'data' || !conflicts(r.item));
       if (at < 0) {
         if (loading === 0 && running.size === 0) return;

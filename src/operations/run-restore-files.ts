@@ -4,7 +4,7 @@
  *  a file is made visible. The files restore with plain pg_restore, without pgvault. */
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { access, link, mkdir, rm } from 'node:fs/promises';
+import { access, link, mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -91,9 +91,7 @@ export async function runRestoreFiles(vault: Vault, manifestId: ManifestId, targ
       const partial = join(target, `.${w.name}.${randomBytes(6).toString('hex')}.partial`);
       try {
         await pipeline(src, hasher, createWriteStream(partial, { mode: 0o600, flush: true, flags: 'wx' }), ...(opts.signal ? [{ signal: opts.signal }] : []));
-        await link(partial, final).catch((err: NodeJS.ErrnoException) => {
-          throw err.code === 'EEXIST' ? alreadyThere(final) : err;
-        });
+        await publish(partial, final);
       } finally {
         await rm(partial, { force: true });
       }
@@ -102,11 +100,18 @@ export async function runRestoreFiles(vault: Vault, manifestId: ManifestId, targ
       const body = new PassThrough();
       const feeding = pipeline(src, hasher, body);
       const [fed, put] = await Promise.allSettled([feeding, target.put(key, body as Readable, { ifAbsent: true, ...(opts.signal ? { signal: opts.signal } : {}) })]);
+      if (put.status === 'rejected') {
+        // A put that failed stored nothing (puts are atomic): there is nothing of ours to delete, and the key may be
+        // another job's that appeared meanwhile. Its conflict is the error to show; otherwise the feed's (the put
+        // only saw its body break).
+        if ((put.reason as { code?: string })?.code === 'StorageErrorAlreadyExists') throw alreadyThere(`${opts.prefix ?? ''}${w.name}`);
+        throw fed.status === 'rejected' ? fed.reason : put.reason;
+      }
       if (fed.status === 'rejected') {
+        // Stored, but the bytes did not check out: the object is ours, remove it.
         await target.delete(key).catch(() => undefined);
         throw fed.reason;
       }
-      if (put.status === 'rejected') throw put.reason;
     }
     out.push({ name: w.name, ...(w.database !== undefined ? { database: w.database } : {}), sizeBytes: size, sha256: sha.digest('hex') });
   }
@@ -131,4 +136,23 @@ async function storedAlready(target: StorageBackend, key: ReturnType<typeof pars
       throw err;
     },
   );
+}
+
+/** Makes a verified partial file visible under its final name without ever replacing a file: a hard link, which
+ *  fails on an existing name; where the filesystem has no hard links (vfat, exFAT, some SMB shares), the final
+ *  name is reserved by an exclusive create and the partial file renamed onto that reservation. */
+async function publish(partial: string, final: string): Promise<void> {
+  try {
+    await link(partial, final);
+    return;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw alreadyThere(final);
+    if (!['EPERM', 'EOPNOTSUPP', 'ENOTSUP', 'ENOSYS', 'EMLINK'].includes(code ?? '')) throw err;
+  }
+  const reserved = await open(final, 'wx').catch((err: NodeJS.ErrnoException) => {
+    throw err.code === 'EEXIST' ? alreadyThere(final) : err;
+  });
+  await reserved.close();
+  await rename(partial, final);
 }

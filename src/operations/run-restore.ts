@@ -255,15 +255,11 @@ export async function runRestore(
     const exists = (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [opts.newDatabase])).rowCount === 1;
     if (exists && !opts.replace) throw new UserErrorTargetDatabaseExists(opts.newDatabase);
     const selection = { schemas: opts.schemas, tables: opts.tables };
-    if (globalsScript !== undefined) {
-      planRestore({ toc, blocks: blocksOf(pa.index), selection, targetIsSuperuser: info.isSuperuser }); // the selection's check
-      globals = await applyGlobals(target, globalsScript, { privileged: opts.privilegedRoles === true });
-    }
-    const targetRoles = new Set((await c.query<{ rolname: string }>('SELECT rolname FROM pg_roles')).rows.map((r) => r.rolname));
-    const plan = planRestore({ toc, blocks: blocksOf(pa.index), selection, targetRoles, targetIsSuperuser: info.isSuperuser });
+    // The checks first, on a plan without the target's roles (it throws for a selection naming what the point lacks).
+    const checked = planRestore({ toc, blocks: blocksOf(pa.index), selection, targetIsSuperuser: info.isSuperuser });
     if (!opts.noTablespaces) {
       // pg_restore would fail each such object (SET default_tablespace); refuse before anything is created.
-      const chosen = new Set(plan.selected);
+      const chosen = new Set(checked.selected);
       const named = new Set(toc.filter((e) => chosen.has(e.dumpId) && e.tablespace).map((e) => e.tablespace!));
       const there = new Set((await c.query<{ spcname: string }>('SELECT spcname FROM pg_catalog.pg_tablespace')).rows.map((r) => r.spcname));
       const missing = [...named].filter((t) => !there.has(t)).sort();
@@ -271,13 +267,17 @@ export async function runRestore(
     }
     const dir = await mkdtemp(join(opts.tempDir ?? tmpdir(), 'pgvault-restore-'));
     try {
+      // Then the roles, then the plan that knows them (an ACL for a role just created is kept).
+      if (globalsScript !== undefined) globals = await applyGlobals(target, globalsScript, { privileged: opts.privilegedRoles === true });
+      const targetRoles = new Set((await c.query<{ rolname: string }>('SELECT rolname FROM pg_roles')).rows.map((r) => r.rolname));
+      const plan = planRestore({ toc, blocks: blocksOf(pa.index), selection, targetRoles, targetIsSuperuser: info.isSuperuser });
       if (exists) await c.query(`DROP DATABASE ${quoteIdent(opts.newDatabase)}${info.major >= 13 ? ' WITH (FORCE)' : ''}`);
       await createDatabase(c, opts.newDatabase, toc);
+      return { plan, dir };
     } catch (err) {
       await rm(dir, { recursive: true, force: true });
       throw err;
     }
-    return { plan, dir };
   });
 
   const log: string[] = [];

@@ -71,8 +71,8 @@ export async function databasesToBackUp(cfg: PgConnectionConfig, exclude: Databa
     const included: string[] = [];
     const skipped: { name: string; why: string }[] = [];
     for (const r of rows) {
-      // template0 and template1 are PostgreSQL's own: not worth a line in every log.
-      if (r.datname === 'template0' || r.datname === 'template1') continue;
+      // template0 and template1 are PostgreSQL's own: not worth a line in every log (while they are templates).
+      if (r.datistemplate && (r.datname === 'template0' || r.datname === 'template1')) continue;
       const why = r.datistemplate
         ? 'a template'
         : r.invalid

@@ -35,6 +35,7 @@ beforeAll(async () => {
   await src.query(`CREATE ROLE app_owner LOGIN PASSWORD 'app-owner-pw'; CREATE ROLE reader NOLOGIN; GRANT reader TO app_owner; ALTER ROLE reader SET statement_timeout = '5min'`);
   // A role with an attribute only a superuser may give, and a connection limit.
   await src.query(`CREATE ROLE "Replicator 1" LOGIN REPLICATION CONNECTION LIMIT 3; GRANT pg_read_server_files TO "Replicator 1"`);
+  await src.query(`CREATE ROLE ops NOLOGIN; GRANT ops TO app_owner`);
   await src.createDatabase('alpha', 'app_owner');
   await src.createDatabase('beta');
   await src.createDatabase('skipme');
@@ -115,7 +116,7 @@ describe('restore of a whole-server point onto a fresh PostgreSQL 16', () => {
       jobs: 2,
       clients,
     });
-    expect(report.globals!.created.sort()).toEqual(['Replicator 1', 'app_owner', 'reader']);
+    expect(report.globals!.created.sort()).toEqual(['Replicator 1', 'app_owner', 'ops', 'reader']);
     expect(report.globals!.withheld).toEqual([]);
     // A superuser asking for privileged roles gives them what the source had.
     expect(await dst.query(`SELECT rolreplication AS r, pg_has_role(oid, 'pg_read_server_files', 'MEMBER') AS f FROM pg_roles WHERE rolname = 'Replicator 1'`)).toEqual([{ r: true, f: true }]);
@@ -141,6 +142,8 @@ describe('restore of a whole-server point onto a fresh PostgreSQL 16', () => {
       try {
         await target.createRole('role_admin', 'role-admin-pw-1', superuser ? 'LOGIN SUPERUSER' : 'LOGIN CREATEROLE CREATEDB');
         const asAdmin = parsePgUrl(target.url('postgres', 'role_admin', 'role-admin-pw-1'));
+        // On the superuser's target, ops exists already and may write the server's files: joining it is privileged.
+        if (superuser) await target.query(`CREATE ROLE ops NOLOGIN; GRANT pg_write_server_files TO ops`);
         // A restore refused by its checks (the target database exists) creates no role.
         const refused = await runRestore(vault, point.manifest.id as ManifestId, 'alpha', asAdmin, { newDatabase: 'postgres', createRoles: true, clients }).catch((e: unknown) => e);
         expect((refused as { code?: string }).code).toBe('UserErrorTargetDatabaseExists');
@@ -148,8 +151,12 @@ describe('restore of a whole-server point onto a fresh PostgreSQL 16', () => {
 
         const report = await runRestore(vault, point.manifest.id as ManifestId, 'alpha', asAdmin, { newDatabase: 'alpha', createRoles: true, jobs: 2, clients });
         expect(report.globals!.failed, `PostgreSQL ${major}`).toEqual([]);
-        expect(report.globals!.created.sort()).toEqual(['Replicator 1', 'app_owner', 'reader']);
-        expect(report.globals!.withheld).toEqual([{ role: 'Replicator 1', attributes: ['REPLICATION', 'member of pg_read_server_files'] }]);
+        expect(report.globals!.created.sort()).toEqual(superuser ? ['Replicator 1', 'app_owner', 'reader'] : ['Replicator 1', 'app_owner', 'ops', 'reader']);
+        expect([...report.globals!.withheld].sort((a, b) => (a.role < b.role ? -1 : 1))).toEqual([
+          { role: 'Replicator 1', attributes: ['REPLICATION', 'member of pg_read_server_files'] },
+          ...(superuser ? [{ role: 'app_owner', attributes: ['member of ops'] }] : []),
+        ]);
+        expect(await target.query(`SELECT pg_has_role('app_owner', 'ops', 'MEMBER') AS m`)).toEqual([{ m: !superuser }]);
         expect(await target.query(`SELECT pg_has_role('Replicator 1', 'pg_read_server_files', 'MEMBER') AS f`)).toEqual([{ f: false }]);
         const roles = await target.query(
           `SELECT rolname, rolcanlogin, rolreplication, rolconnlimit FROM pg_roles WHERE rolname IN ('app_owner', 'reader', 'Replicator 1') ORDER BY 1`,
