@@ -512,12 +512,15 @@ describe('runRestoreFiles', () => {
   });
 
   it('names files for awkward database names so that every store takes them (no "..", no leading or trailing dot)', () => {
-    expect(dumpFileName('shop')).toBe('shop.dump');
-    expect(dumpFileName('app.v2')).toBe('app.v2.dump');
-    expect(dumpFileName('app.')).toBe('app%2E.dump');
-    expect(dumpFileName('v1..2')).toBe('v1%2E.2.dump');
-    expect(dumpFileName('..')).toBe('%2E%2E.dump');
-    expect(dumpFileName('../etc/x')).toBe('%2E.%2Fetc%2Fx.dump');
+    const expected: [string, string][] = [
+      ['shop', 'shop.dump'],
+      ['app.v2', 'app.v2.dump'],
+      ['app.', 'app%2E.dump'],
+      ['v1..2', 'v1%2E.2.dump'],
+      ['..', '%2E%2E.dump'],
+      ['../etc/x', '%2E.%2Fetc%2Fx.dump'],
+    ];
+    expect(expected.map(([name]) => [name, dumpFileName(name)])).toEqual(expected);
     for (const name of ['app.', 'v1..2', '...', '.hidden', 'a/../b']) {
       expect(() => parseStorageKey(`restores/${dumpFileName(name)}`), name).not.toThrow();
       expect(dumpFileName(name)).not.toContain('..');
