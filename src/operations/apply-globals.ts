@@ -108,7 +108,12 @@ export async function applyGlobals(target: PgConnectionConfig, script: string, o
       const alterRole = new RegExp(String.raw`^ALTER\s+ROLE\s+${ident}\s`, 'i').exec(st);
       const grant = new RegExp(String.raw`^GRANT\s+${ident}\s+TO\s+${ident}`, 'i').exec(st);
       const comment = new RegExp(String.raw`^(?:COMMENT\s+ON|SECURITY\s+LABEL\s+(?:FOR\s+\S+\s+)?ON)\s+ROLE\s+${ident}`, 'i').exec(st);
-      if (/^SET\s/i.test(st)) {
+      if (/^SET\s+client_encoding\b/i.test(st)) {
+        // Role names live in shared catalogs with no encoding of their own: pg_dumpall passes their bytes through
+        // (client encoding = its database's), and they are read back as UTF-8, which node-postgres speaks. Naming
+        // the dump database's encoding here (LATIN1 …) would make the server convert them once more.
+        continue;
+      } else if (/^SET\s/i.test(st)) {
         await run(st);
       } else if (createRole) {
         const name = unquote(createRole[1]!);

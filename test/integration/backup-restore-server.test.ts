@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { entryNames, runRestore, runRestoreFiles, runServerBackup, splitSqlScript, type ServerBackupResult } from '../../src/operations/index.ts';
+import { applyGlobals, entryNames, runRestore, runRestoreFiles, runServerBackup, splitSqlScript, type ServerBackupResult } from '../../src/operations/index.ts';
 import { discoverClients, parsePgUrl, type PgClientSet } from '../../src/postgres/index.ts';
 import { AzureBlobBackend, FilesystemBackend, parseStorageKey } from '../../src/storage/index.ts';
 import { Vault, type ManifestId } from '../../src/vault/index.ts';
@@ -204,5 +204,24 @@ describe('restore of a whole-server point onto a fresh PostgreSQL 16', () => {
     const globals = await collect(await blob.get(parseStorageKey('server/2026-11-22/globals.sql')));
     expect(globals.toString()).toContain('CREATE ROLE app_owner;');
     await blob.close();
+  });
+});
+
+describe('globals through a database in another encoding', () => {
+  it('keep a non-ASCII role name when dumped through a LATIN1 database, and recreate it as it was', async () => {
+    await src.query(`CREATE ROLE "Jürgen" NOLOGIN`);
+    await src.query(`CREATE DATABASE latin_conn TEMPLATE template0 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C'`);
+    try {
+      const p = await runServerBackup(vault, parsePgUrl(src.url('latin_conn')), { clients, exclude: { names: ['alpha', 'beta', 'postgres', 'skipme'] } });
+      const globals = (await collect(vault.load(p.manifest.id as ManifestId, entryNames.globals))).toString('utf8');
+      expect(globals).toContain(`SET client_encoding = 'LATIN1';`);
+      expect(globals).toContain('CREATE ROLE "Jürgen";');
+      const report = await applyGlobals(parsePgUrl(dst.url('postgres')), globals);
+      expect(report.created).toContain('Jürgen');
+      expect(await dst.query(`SELECT rolname FROM pg_roles WHERE rolname LIKE 'J%rgen'`)).toEqual([{ rolname: 'Jürgen' }]);
+    } finally {
+      await src.query('DROP ROLE "Jürgen"');
+      await dst.query('DROP ROLE IF EXISTS "Jürgen"');
+    }
   });
 });
