@@ -1,7 +1,7 @@
 /** Whole-server backup: the globals (roles without passwords, memberships, settings, tablespaces) plus every
  *  database except templates and the exclusions, dumped in parallel with a bound, committed as ONE recovery
  *  point only when every dump succeeded. A failure of any part leaves no manifest. No temp file anywhere. */
-import { pickClient, spawnPgDumpGlobals, type PgClientSet, type PgConnectionConfig } from '../postgres/index.ts';
+import { pickClient, spawnPgDumpGlobals, withConnection, type PgClientSet, type PgConnectionConfig } from '../postgres/index.ts';
 import type { ManifestInfo, Vault } from '../vault/index.ts';
 import { dumpIntoVault, entryNames, type DumpedDatabase, type DumpProgress } from './dump-into-vault.ts';
 import type { PointMeta } from './run-backup.ts';
@@ -67,6 +67,13 @@ export async function runServerBackup(vault: Vault, cfg: PgConnectionConfig, opt
       while (next < databases.length && !failure) {
         const db = databases[next++]!;
         try {
+          // A database dropped since the listing (a CI scratch database) is left out, not a reason to lose the
+          // point. One dropped in the instant between this check and pg_dump's connection still fails the run.
+          if (!(await stillThere(cfg, db))) {
+            skipped.push({ name: db, why: 'dropped while the backup ran' });
+            log.push(`pgvault: database "${db}" left out: dropped while the backup ran`);
+            continue;
+          }
           dumped.push(await dumpIntoVault(writer, cfg, db, dumpClient, { signal, onProgress: opts.onProgress }));
         } catch (err) {
           failure ??= { err };
@@ -77,11 +84,12 @@ export async function runServerBackup(vault: Vault, cfg: PgConnectionConfig, opt
     await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.parallel ?? 2, databases.length)) }, worker));
     if (failure) throw failure.err;
     if (opts.signal?.aborted) throw opts.signal.reason;
-    const manifest = await writer.commit();
+    const included = databases.filter((d) => dumped.some((x) => x.database === d));
+    const manifest = await writer.commit({ meta: { ...meta, databases: included, ...(skipped.length > 0 ? { skippedDatabases: skipped } : {}) } });
     for (const d of dumped) log.push(...d.log.map((l) => `[${d.database}] ${l}`));
     return {
       manifest,
-      databases: databases.map((name) => {
+      databases: included.map((name) => {
         const e = manifest.entries.find((x) => x.name === entryNames.archive(name))!;
         return { name, archiveEntry: e.name, sha256: e.sha256, sizeBytes: e.sizeBytes };
       }),
@@ -97,4 +105,8 @@ export async function runServerBackup(vault: Vault, cfg: PgConnectionConfig, opt
     await writer.abort().catch(() => undefined);
     throw err;
   }
+}
+
+async function stillThere(cfg: PgConnectionConfig, database: string): Promise<boolean> {
+  return withConnection(cfg, async (c) => (await c.query('SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1', [database])).rowCount === 1);
 }

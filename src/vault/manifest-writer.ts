@@ -25,8 +25,9 @@ export interface ManifestWriter {
   /** Streams one named entry in; resolves when all its chunks are sealed into packs (not yet durable).
    *  Entries may be added concurrently. The signal aborts reading; the writer is then unusable. */
   addEntry(name: string, stream: Readable, opts?: { signal?: AbortSignal }): Promise<EntryInfo>;
-  /** Waits for running entries, puts the last pack, the index file, then the manifest (the commit point). */
-  commit(): Promise<ManifestInfo>;
+  /** Waits for running entries, puts the last pack, the index file, then the manifest (the commit point). `meta`
+   *  replaces the one given at the start, for facts known only at the end. */
+  commit(opts?: { meta?: Record<string, unknown> }): Promise<ManifestInfo>;
   /** Stops; nothing becomes visible. Packs already written are garbage for prune. */
   abort(): Promise<void>;
 }
@@ -335,8 +336,9 @@ export class VaultManifestWriter implements ManifestWriter {
     void up.then(() => this.#uploads.delete(up));
   }
 
-  async commit(): Promise<ManifestInfo> {
+  async commit(opts: { meta?: Record<string, unknown> } = {}): Promise<ManifestInfo> {
     this.#checkOpen();
+    const meta = opts.meta ?? this.#meta;
     this.#state = 'committing';
     try {
       await this.#ready;
@@ -359,7 +361,7 @@ export class VaultManifestWriter implements ManifestWriter {
       const body: Omit<Manifest, 'id'> = {
         version: 1,
         createdAt,
-        meta: this.#meta,
+        meta,
         entries,
         writer: { startedAt: this.#startedAt.toISOString(), knownPlans: [...this.#knownPlans] },
       };

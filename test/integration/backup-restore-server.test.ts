@@ -207,6 +207,37 @@ describe('restore of a whole-server point onto a fresh PostgreSQL 16', () => {
   });
 });
 
+describe('a database dropped while the whole-server backup runs', () => {
+  it('is left out and reported; the point holds the others', async () => {
+    await src.createDatabase('yy_slow');
+    await src.query(`CREATE TABLE t AS SELECT g, repeat(md5(g::text), 4) AS pad FROM generate_series(1, 150000) g`, [], 'yy_slow');
+    await src.createDatabase('zz_scratch');
+    let dropping: Promise<unknown> | undefined;
+    try {
+      const p = await runServerBackup(vault, parsePgUrl(src.url('postgres')), {
+        clients,
+        parallel: 1,
+        exclude: { names: ['skipme', 'latin_conn'] },
+        // While alpha is dumped, zz_scratch (dumped last, after the slow one) is dropped.
+        onProgress: (x) => {
+          if (x.database === 'alpha') dropping ??= src.query('DROP DATABASE zz_scratch');
+        },
+      });
+      await dropping;
+      expect(p.databases.map((d) => d.name)).toEqual(['alpha', 'beta', 'postgres', 'yy_slow']);
+      expect(p.skipped).toContainEqual({ name: 'zz_scratch', why: 'dropped while the backup ran' });
+      const m = await vault.readManifest(p.manifest.id as ManifestId);
+      expect(m.meta.databases).toEqual(['alpha', 'beta', 'postgres', 'yy_slow']);
+      expect(m.meta.skippedDatabases).toContainEqual({ name: 'zz_scratch', why: 'dropped while the backup ran' });
+      expect(m.entries.map((e) => e.name)).not.toContain(entryNames.archive('zz_scratch'));
+    } finally {
+      await dropping?.catch(() => undefined);
+      await src.query('DROP DATABASE IF EXISTS zz_scratch');
+      await src.query('DROP DATABASE yy_slow');
+    }
+  });
+});
+
 describe('globals through a database in another encoding', () => {
   it('keep a non-ASCII role name when dumped through a LATIN1 database, and recreate it as it was', async () => {
     await src.query(`CREATE ROLE "Jürgen" NOLOGIN`);
