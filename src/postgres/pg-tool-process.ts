@@ -5,7 +5,8 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { PassThrough, Transform, Writable, type Readable, type TransformCallback } from 'node:stream';
-import { InternalErrorUnexpected, redact, registerSecret, UserErrorInvalidInput, type PgvaultError } from '../lib/index.ts';
+import { InternalErrorUnexpected, PgvaultError, redact, registerSecret, UserErrorInvalidInput } from '../lib/index.ts';
+import { connect } from './connect.ts';
 import type { PgClient, PgToolName } from './discover-clients.ts';
 import { errorLines, mapPgToolExit } from './map-pg-failure.ts';
 import type { PgConnectionConfig } from './pg-connection-config.ts';
@@ -316,9 +317,11 @@ export function spawnPgTool(a: SpawnPgToolArgs): PgToolProcess {
             details: { tool, exitCode: code, signal: sig },
           })
         : mapPgToolExit({ ctx: { actor: tool, cfg, clientVersion: client.version }, exitCode: code, signal: sig, lines: log });
-      stdout.destroy(err);
-      settleInput(err);
-      reject(err);
+      void probeFailedConnection(err, log, cfg).then((e) => {
+        stdout.destroy(e);
+        settleInput(e);
+        reject(e);
+      });
     });
   });
   // Marked as handled here: a caller that awaits the stream first must not crash the process on an early rejection.
@@ -336,4 +339,19 @@ export function spawnPgTool(a: SpawnPgToolArgs): PgToolProcess {
       if (!exited) onAbort();
     },
   };
+}
+
+/** A tool that could not connect prints the server's FATAL in the server's lc_messages language (Passwort-
+ *  Authentifizierung … fehlgeschlagen) and no SQLSTATE, so the text maps to nothing better than
+ *  UserErrorPgToolFailed. One connection of pgvault's own, which gets the SQLSTATE, then tells what it was
+ *  (28P01 authentication, 3D000 no such database …); a connection that now works keeps the tool's error. */
+async function probeFailedConnection(err: PgvaultError, lines: readonly string[], cfg: PgConnectionConfig): Promise<PgvaultError> {
+  if (!(err instanceof UserErrorPgToolFailed) || !lines.some((l) => /connection to server (at|on socket) .* failed: /.test(l))) return err;
+  try {
+    const c = await connect(cfg);
+    await c.end().catch(() => undefined);
+    return err;
+  } catch (probe) {
+    return probe instanceof PgvaultError && !(probe instanceof UserErrorPgToolFailed) && probe.code !== 'InternalErrorUnexpected' ? probe : err;
+  }
 }

@@ -1,0 +1,60 @@
+/** A server whose lc_messages is German: pg_dump prints the server's FATAL in German and no SQLSTATE, so its text
+ *  alone maps to nothing better than UserErrorPgToolFailed; pgvault's probe connection (which gets the SQLSTATE)
+ *  still gives the coded error. Needs the de_DE.UTF-8 locale (made with localedef when missing and running as
+ *  root; .ci/run makes sure of it) and the Debian PostgreSQL 15 server with its message catalogues. */
+import { spawnSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  discoverClients,
+  parsePgUrl,
+  pickClient,
+  spawnPgDump,
+  UserErrorAuthenticationFailed,
+  UserErrorDatabaseNotFound,
+  type PgClient,
+} from '../../src/postgres/index.ts';
+import { startCluster, type PgCluster } from '../support/pg-cluster.ts';
+
+const locale = 'de_DE.UTF-8';
+
+function ensureLocale(): void {
+  const has = (): boolean => /^de_DE\.utf-?8$/im.test(spawnSync('locale', ['-a'], { encoding: 'utf8' }).stdout ?? '');
+  if (has()) return;
+  const made = spawnSync('localedef', ['-i', 'de_DE', '-f', 'UTF-8', locale], { encoding: 'utf8' });
+  if (!has()) throw new Error(`the ${locale} locale is missing and localedef could not make it (run as root, or install the locales package): ${made.stderr}`);
+}
+
+let cluster: PgCluster;
+let pgDump: PgClient;
+
+beforeAll(async () => {
+  ensureLocale();
+  cluster = await startCluster({ major: 15, settings: { lc_messages: locale } });
+  await cluster.createRole('dumper', 'richtiges-Passwort-1', 'LOGIN');
+  await cluster.createDatabase('app');
+  pgDump = pickClient(await discoverClients(), 'pg_dump', 15);
+});
+
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+describe('a server that speaks German', () => {
+  it('a wrong password is UserErrorAuthenticationFailed, though pg_dump printed it in German', async () => {
+    const cfg = { ...parsePgUrl(cluster.url('app', 'dumper', 'richtiges-Passwort-1')), password: 'falsches-Passwort-2' };
+    const dump = spawnPgDump(cfg, { client: pgDump });
+    dump.stdout.resume();
+    const err = await dump.done.catch((e: unknown) => e);
+    expect(dump.log.join('\n')).toMatch(/Passwort-Authentifizierung/);
+    expect(err).toBeInstanceOf(UserErrorAuthenticationFailed);
+    expect(JSON.stringify((err as UserErrorAuthenticationFailed).toJSON())).not.toContain('falsches-Passwort-2');
+  });
+
+  it('an unknown database is UserErrorDatabaseNotFound, though pg_dump printed it in German', async () => {
+    const dump = spawnPgDump(parsePgUrl(cluster.url('fehlt', 'dumper', 'richtiges-Passwort-1')), { client: pgDump });
+    dump.stdout.resume();
+    const err = await dump.done.catch((e: unknown) => e);
+    expect(dump.log.join('\n')).toMatch(/existiert nicht/);
+    expect(err).toBeInstanceOf(UserErrorDatabaseNotFound);
+  });
+});
