@@ -5,7 +5,7 @@
 import type pg from 'pg';
 import { discoverClients, pickClient, type PgClient, type PgClientSet } from './discover-clients.ts';
 import { connect, withConnection } from './connect.ts';
-import { describeMissing, grantScript, grantsForMissing, type MissingPrivilege } from './grant-script.ts';
+import { describeMissing, grantScript, grantsForMissing, quoteIdent, type MissingPrivilege } from './grant-script.ts';
 import { queryDatabases, type DatabaseInfo, type ListDatabasesOptions } from './list-databases.ts';
 import { describeTarget, withDatabase, type PgConnectionConfig } from './pg-connection-config.ts';
 import { UserErrorDatabaseNotFound, UserErrorMissingDBPermissions } from './pg-errors.ts';
@@ -41,15 +41,17 @@ interface ServerFacts {
   superuser: boolean;
   readAllData: boolean;
   loCompat: boolean;
+  /** The language of the server's messages for this session. */
+  lcMessages: string;
 }
 
 async function serverFacts(client: pg.Client): Promise<ServerFacts> {
   const v = await client.query<{ v: string; num: string }>("SELECT current_setting('server_version') AS v, current_setting('server_version_num') AS num");
   const versionNum = Number(v.rows[0]?.num);
   const readAll = versionNum >= 140000 ? "pg_has_role('pg_read_all_data', 'USAGE')" : 'false';
-  const r = await client.query<{ role: string; superuser: boolean; read_all: boolean; lo_compat: string }>(
+  const r = await client.query<{ role: string; superuser: boolean; read_all: boolean; lo_compat: string; lc_messages: string }>(
     `SELECT current_user AS role, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser,
-            ${readAll} AS read_all, current_setting('lo_compat_privileges') AS lo_compat`,
+            ${readAll} AS read_all, current_setting('lo_compat_privileges') AS lo_compat, current_setting('lc_messages') AS lc_messages`,
   );
   const row = r.rows[0];
   return {
@@ -59,6 +61,7 @@ async function serverFacts(client: pg.Client): Promise<ServerFacts> {
     superuser: row?.superuser === true,
     readAllData: row?.read_all === true,
     loCompat: row?.lo_compat === 'on',
+    lcMessages: row?.lc_messages ?? '',
   };
 }
 
@@ -167,6 +170,13 @@ export async function preflight(cfg: PgConnectionConfig, opts: PreflightOptions 
     warnings.push(
       `role "${facts.role}" is a superuser: a compromised database can run code as the dumping role (through functions ` +
         'that pg_dump calls, such as those in index expressions or custom types). Use a dedicated role with read-only grants (pgvault grants).',
+    );
+  }
+  if (!/^(|C|POSIX|en)([._@-].*)?$/i.test(facts.lcMessages)) {
+    warnings.push(
+      `the server reports errors in lc_messages = '${facts.lcMessages}': pgvault tells connection failures apart in any language, ` +
+        `but lock timeouts and other failures of a running dump only in English. A superuser can set it for this role alone: ` +
+        `ALTER ROLE ${quoteIdent(facts.role)} SET lc_messages = 'C';`,
     );
   }
   const noConnect = databases.filter((d) => d.sizeBytes === null).map((d) => d.name);

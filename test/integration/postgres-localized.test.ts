@@ -8,6 +8,7 @@ import {
   discoverClients,
   parsePgUrl,
   pickClient,
+  preflight,
   spawnPgDump,
   UserErrorAuthenticationFailed,
   UserErrorDatabaseNotFound,
@@ -48,6 +49,20 @@ describe('a server that speaks German', () => {
     expect(dump.log.join('\n')).toMatch(/Passwort-Authentifizierung/);
     expect(err).toBeInstanceOf(UserErrorAuthenticationFailed);
     expect(JSON.stringify((err as UserErrorAuthenticationFailed).toJSON())).not.toContain('falsches-Passwort-2');
+  });
+
+  it("pre-flight warns, with the fix for this role alone", async () => {
+    await cluster.query('GRANT pg_read_all_data TO dumper');
+    const report = await preflight(parsePgUrl(cluster.url('app', 'dumper', 'richtiges-Passwort-1')));
+    expect(report.warnings.join('\n')).toContain(`lc_messages = '${locale}'`);
+    expect(report.warnings.join('\n')).toContain(`ALTER ROLE "dumper" SET lc_messages = 'C';`);
+    // Once set, the warning goes.
+    await cluster.query(`ALTER ROLE dumper SET lc_messages = 'C'`);
+    try {
+      expect((await preflight(parsePgUrl(cluster.url('app', 'dumper', 'richtiges-Passwort-1')))).warnings.join('\n')).not.toContain('lc_messages');
+    } finally {
+      await cluster.query('ALTER ROLE dumper RESET lc_messages');
+    }
   });
 
   it('an unknown database is UserErrorDatabaseNotFound, though pg_dump printed it in German', async () => {
