@@ -439,7 +439,9 @@ describe('a parallel restore that fails while another worker still loads', () =>
 describe('a database with objects in its own tablespace', () => {
   it('is refused by a target without that tablespace (coded, nothing created), and restores with noTablespaces', async () => {
     const tsDir = mkdtempSync(join(tmpdir(), 'pgvault-ts-'));
+    const dstTsDir = mkdtempSync(join(tmpdir(), 'pgvault-ts-dst-'));
     giveToServerUser(tsDir);
+    giveToServerUser(dstTsDir);
     try {
       await src.query(`CREATE TABLESPACE fast_ssd LOCATION '${tsDir}'`);
       await src.createDatabase('spaced');
@@ -464,10 +466,25 @@ describe('a database with objects in its own tablespace', () => {
         expect(await summary(dst, db)).toEqual(await summary(src, 'spaced'));
         expect(await dst.query(`SELECT count(*)::int AS n FROM pg_class WHERE reltablespace <> 0 AND relname IN ('hot', 'hot_pkey', 'hot_v')`, [], db)).toEqual([{ n: 0 }]);
       }
+
+      // A target that has the tablespace gets each object where the source had it: the table through pg_restore, its
+      // key and index through a restore session's SET default_tablespace (-j2), the other table in the default.
+      await dst.query(`CREATE TABLESPACE fast_ssd LOCATION '${dstTsDir}'`);
+      await dst.query('GRANT CREATE ON TABLESPACE fast_ssd TO restorer');
+      const report = await runRestore(vault, b.manifest.id as ManifestId, undefined, dstCfg, { newDatabase: 'spaced_there', jobs: 2, clients });
+      expect(report.log.some((l) => l.startsWith('pgvault: creating INDEX "public.hot_v"'))).toBe(true);
+      expect(await summary(dst, 'spaced_there')).toEqual(await summary(src, 'spaced'));
+      const placed = `SELECT c.relname, coalesce(t.spcname, '-') AS ts FROM pg_class c LEFT JOIN pg_tablespace t ON t.oid = c.reltablespace
+                      WHERE c.relname IN ('hot', 'hot_pkey', 'hot_v', 'cold', 'cold_pkey') ORDER BY 1`;
+      expect(await dst.query(placed, [], 'spaced_there')).toEqual(await src.query(placed, [], 'spaced'));
+      expect((await dst.query<{ ts: string }>(placed, [], 'spaced_there')).map((r) => r.ts)).toEqual(['-', '-', 'fast_ssd', 'fast_ssd', 'fast_ssd']);
     } finally {
+      await dst.query('DROP DATABASE IF EXISTS spaced_there').catch(() => undefined);
+      await dst.query('DROP TABLESPACE IF EXISTS fast_ssd').catch(() => undefined);
       await src.query('DROP DATABASE IF EXISTS spaced').catch(() => undefined);
       await src.query('DROP TABLESPACE IF EXISTS fast_ssd').catch(() => undefined);
       rmSync(tsDir, { recursive: true, force: true });
+      rmSync(dstTsDir, { recursive: true, force: true });
     }
   });
 });
