@@ -90,12 +90,15 @@ async function missingInDatabase(client: pg.Client, database: string, facts: Ser
     );
     for (const t of rels.rows) missing.push({ kind: 'select', database, schema: t.schema, name: t.name, objectType: t.relkind === 'S' ? 'sequence' : 'table' });
   }
-  // Row-level security: pg_dump sets row_security = off and fails on a table whose policies apply to the role.
+  // Row-level security: pg_dump sets row_security = off and fails on a table whose policies apply to the role: one
+  // it does not own, or one it owns with FORCE ROW LEVEL SECURITY. Only tables it reads (relkind r): the COPY of a
+  // partition does not meet its partitioned parent's policies.
   const bypass = await client.query<{ bypass: boolean }>('SELECT rolbypassrls AS bypass FROM pg_roles WHERE rolname = current_user');
   if (bypass.rows[0]?.bypass !== true) {
     const rls = await client.query<{ schema: string; name: string }>(
       `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r', 'p') AND c.relrowsecurity AND ${userSchema} AND NOT pg_has_role(c.relowner, 'USAGE') AND ${notExtensionMember('pg_class', 'c.oid')}
+        WHERE c.relkind = 'r' AND c.relrowsecurity AND ${userSchema} AND (c.relforcerowsecurity OR NOT pg_has_role(c.relowner, 'USAGE'))
+          AND ${notExtensionMember('pg_class', 'c.oid')}
         ORDER BY 1, 2`,
     );
     for (const t of rls.rows) missing.push({ kind: 'bypassrls', database, schema: t.schema, name: t.name });

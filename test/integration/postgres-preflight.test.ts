@@ -11,6 +11,7 @@ import {
   grantScript,
   listDatabases,
   parsePgUrl,
+  pickClient,
   preflight,
   spawnPgDump,
   UserErrorMissingDBPermissions,
@@ -186,5 +187,47 @@ describe('preflight on PostgreSQL 13', () => {
       'SELECT on table "public"."more_items" in database "shop"',
       `SELECT on large object ${newest?.oid} in database "shop"`,
     ]);
+  });
+  it('an owner as backup role: FORCE ROW LEVEL SECURITY still needs BYPASSRLS; an RLS partitioned parent (pg_dump reads its partitions) does not', async () => {
+    await cluster.createRole('appown', 'appown-pw-1', 'LOGIN');
+    await cluster.createDatabase('rlsdb', 'appown');
+    await cluster.query(
+      `SET ROLE appown;
+       CREATE TABLE tenant_data (tenant text, v int);
+       INSERT INTO tenant_data VALUES ('a', 1), ('b', 2);
+       ALTER TABLE tenant_data ENABLE ROW LEVEL SECURITY;
+       ALTER TABLE tenant_data FORCE ROW LEVEL SECURITY;
+       CREATE POLICY mine ON tenant_data USING (tenant = current_setting('app.tenant', true));
+       CREATE TABLE events (at date, v int) PARTITION BY RANGE (at);
+       CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+       INSERT INTO events VALUES ('2026-05-01', 1);
+       ALTER TABLE events ENABLE ROW LEVEL SECURITY;
+       CREATE POLICY recent ON events USING (at > '2026-06-01');`,
+      [],
+      'rlsdb',
+    );
+    const cfg = parsePgUrl(cluster.url('rlsdb', 'appown', 'appown-pw-1'));
+    const err = await expectMissing(cfg);
+    expect(err.details.missing).toEqual(['BYPASSRLS (table "public"."tenant_data" in database "rlsdb" has row-level security)']);
+    // What pre-flight says is what pg_dump does: it fails on the forced table as its owner …
+    const failing = spawnPgDump(cfg, { client: pickClient(clients, 'pg_dump', 13) });
+    failing.stdout.resume();
+    await expect(failing.done).rejects.toThrow();
+    expect(failing.log.join('\n')).toMatch(/row-level security/);
+    // … and succeeds with BYPASSRLS, the partitioned parent's policy notwithstanding.
+    psql('ALTER ROLE appown BYPASSRLS;');
+    expect((await preflight(cfg, { clients })).warnings).toEqual([]);
+    expect(await dumpSize(cfg)).toBeGreaterThan(1000);
+
+    // A reader that owns nothing: the forced table needs BYPASSRLS, the partitioned parent does not (pg_dump copies
+    // its partition, which has no policy); without the forced table its dump succeeds.
+    await cluster.createRole('evreader', 'evreader-pw-1', 'LOGIN');
+    psql('GRANT CONNECT ON DATABASE rlsdb TO evreader;');
+    psql('GRANT SELECT ON tenant_data, events, events_2026 TO evreader;', 'rlsdb');
+    const reader = parsePgUrl(cluster.url('rlsdb', 'evreader', 'evreader-pw-1'));
+    expect((await expectMissing(reader)).details.missing).toEqual(['BYPASSRLS (table "public"."tenant_data" in database "rlsdb" has row-level security)']);
+    const dump = spawnPgDump(reader, { client: pickClient(clients, 'pg_dump', 13), extraArgs: ['--exclude-table=public.tenant_data'] });
+    dump.stdout.resume();
+    await dump.done;
   });
 });
