@@ -53,4 +53,12 @@ describe('grantScript', () => {
     const on18 = await grantScript('bk', { databases: ['a'], serverMajor: 18, readAllData: false });
     expect(on18).toContain('GRANT SELECT ON LARGE OBJECTS TO %I');
   });
+
+  it('gives BYPASSRLS (pg_dump reads with row_security = off), and only warns when the runner is no superuser', async () => {
+    for (const serverMajor of [13, 17]) {
+      const script = await grantScript('bk', { databases: ['a'], serverMajor });
+      expect(script).toContain(`EXECUTE format('ALTER ROLE %I BYPASSRLS', 'bk');`);
+      expect(script).toMatch(/EXCEPTION WHEN insufficient_privilege THEN\n {2}RAISE WARNING/);
+    }
+  });
 });

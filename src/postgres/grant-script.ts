@@ -98,7 +98,8 @@ export interface GrantScriptOptions {
   readAllData?: boolean;
 }
 
-/** The full script for `role`: CONNECT on each database, then either pg_read_all_data (14+) or, per database,
+/** The full script for `role`: BYPASSRLS (pg_dump reads with row_security = off), CONNECT on each database, then
+ *  either pg_read_all_data (14+) or, per database,
  *  USAGE on every schema and SELECT on every table and sequence, with default privileges for objects and schemas
  *  created later by their owners; and SELECT on every large object (pg_read_all_data does not cover them).
  *  Large objects created later need new GRANTs before PostgreSQL 18 (pre-flight lists them); on 18+ default
@@ -113,6 +114,15 @@ export async function grantScript(role: string, opts: GrantScriptOptions): Promi
     '-- Run with psql as a superuser (or as the owners of the objects); it grants read access only.',
   ];
   if (readAll) out.push(`GRANT pg_read_all_data TO ${r};`);
+  // pg_dump reads every row with row_security = off: a table with policies, now or created later, fails the dump
+  // unless the role bypasses them (pg_read_all_data does not). Only a superuser may give BYPASSRLS.
+  out.push(
+    'DO $pgvault$ BEGIN',
+    `  EXECUTE format('ALTER ROLE %I BYPASSRLS', ${lit});`,
+    'EXCEPTION WHEN insufficient_privilege THEN',
+    `  RAISE WARNING 'pgvault: only a superuser can run ALTER ROLE % BYPASSRLS; without it pg_dump fails on tables with row-level security', ${lit};`,
+    'END $pgvault$;',
+  );
   for (const db of opts.databases) {
     out.push('', `-- database ${quoteIdent(db)}`, `GRANT CONNECT ON DATABASE ${quoteIdent(db)} TO ${r};`, psqlConnect(db));
     const body: string[] = ['DO $pgvault$', 'DECLARE s record; m record;', 'BEGIN'];

@@ -116,7 +116,6 @@ describe('preflight on PostgreSQL 13', () => {
     const script = await fullGrantScript(parsePgUrl(cluster.url('postgres', 'bk2', 'bk2-password-1')), { wholeServer: true, excludeDatabases: ['postgres'] });
     expect(script).toBe(await grantScript('bk2', { databases: ['shop'], serverMajor: 13 }));
     psql(script);
-    psql('ALTER ROLE bk2 BYPASSRLS;');
     await preflight(cfg, { clients });
 
     await cluster.query(
