@@ -52,6 +52,11 @@ describe('grantScript', () => {
     expect(on13).toContain('need their own GRANT SELECT ON LARGE OBJECT before PostgreSQL 18');
     const on18 = await grantScript('bk', { databases: ['a'], serverMajor: 18, readAllData: false });
     expect(on18).toContain('GRANT SELECT ON LARGE OBJECTS TO %I');
+    // pg_read_all_data does not cover large objects: their default privileges are there on 18+ with it too.
+    const on18ReadAll = await grantScript('bk', { databases: ['a'], serverMajor: 18 });
+    expect(on18ReadAll).toContain('GRANT pg_read_all_data TO "bk";');
+    expect(on18ReadAll).toContain("ALTER DEFAULT PRIVILEGES FOR ROLE %I GRANT SELECT ON LARGE OBJECTS TO %I");
+    expect(on18ReadAll).not.toContain('ON TABLES');
   });
 
   it('gives BYPASSRLS (pg_dump reads with row_security = off), and only warns when the runner is no superuser', async () => {

@@ -144,6 +144,17 @@ export async function grantScript(role: string, opts: GrantScriptOptions): Promi
         ...(major >= 18 ? [`    EXECUTE format('ALTER DEFAULT PRIVILEGES FOR ROLE %I GRANT SELECT ON LARGE OBJECTS TO %I', s.rolname, ${lit});`] : []),
         '  END LOOP;',
       );
+    } else if (major >= 18) {
+      // pg_read_all_data covers tables and sequences, never large objects: those created later need default privileges.
+      body.push(
+        '  -- Large objects created later by the roles that own objects here (or own the database).',
+        '  FOR s IN SELECT DISTINCT r.rolname FROM pg_roles r WHERE r.rolname !~ \'^pg_\' AND r.oid IN (',
+        "      SELECT lomowner FROM pg_largeobject_metadata",
+        "      UNION SELECT c.relowner FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'",
+        '      UNION SELECT datdba FROM pg_database WHERE datname = current_database()) LOOP',
+        `    EXECUTE format('ALTER DEFAULT PRIVILEGES FOR ROLE %I GRANT SELECT ON LARGE OBJECTS TO %I', s.rolname, ${lit});`,
+        '  END LOOP;',
+      );
     }
     body.push(
       '  -- Large objects: pg_dump reads them, and neither pg_read_all_data nor (before 18) default privileges cover them.',
