@@ -56,9 +56,21 @@ function loUnreadableBy(roleLiteral: string): string {
   );
 }
 
+/** A DO block's lines with each EXECUTE in its own exception block: a statement its runner may not run (an object it
+ *  neither owns nor may grant, a role it is no member of) is a WARNING naming it, and the others still apply,
+ *  instead of one error rolling the whole block back. */
+function doBlock(lines: string[]): string {
+  return lines
+    .map((l) => {
+      const m = /^(\s*)EXECUTE (.*);$/.exec(l);
+      return m ? `${m[1]}BEGIN EXECUTE ${m[2]}; EXCEPTION WHEN insufficient_privilege THEN RAISE WARNING 'pgvault: %', SQLERRM; END;` : l;
+    })
+    .join('\n');
+}
+
 function grantAllUnreadableLargeObjects(role: string): string {
   const lit = quoteLiteral(role);
-  return [
+  return doBlock([
     'DO $pgvault$',
     'DECLARE m record;',
     'BEGIN',
@@ -66,7 +78,7 @@ function grantAllUnreadableLargeObjects(role: string): string {
     `    EXECUTE format('GRANT SELECT ON LARGE OBJECT %s TO %I', m.oid, ${lit});`,
     '  END LOOP;',
     'END $pgvault$;',
-  ].join('\n');
+  ]);
 }
 
 /** The GRANT statements that fix exactly `missing` for `role`, grouped by database, for psql. */
@@ -111,7 +123,7 @@ export async function grantScript(role: string, opts: GrantScriptOptions): Promi
   const readAll = (opts.readAllData ?? major >= 14) && major >= 14;
   const out: string[] = [
     `-- pgvault: privileges for logical backups (pg_dump) by role ${r}.`,
-    '-- Run with psql as a superuser (or as the owners of the objects); it grants read access only.',
+    '-- Run with psql as a superuser (or as the owners of the objects: what a runner may not grant is a WARNING); it grants read access only.',
   ];
   if (readAll) out.push(`GRANT pg_read_all_data TO ${r};`);
   // pg_dump reads every row with row_security = off: a table with policies, now or created later, fails the dump
@@ -130,8 +142,12 @@ export async function grantScript(role: string, opts: GrantScriptOptions): Promi
       body.push(
         "  FOR s IN SELECT n.nspname FROM pg_namespace n WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema' LOOP",
         `    EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I', s.nspname, ${lit});`,
-        `    EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA %I TO %I', s.nspname, ${lit});`,
-        `    EXECUTE format('GRANT SELECT ON ALL SEQUENCES IN SCHEMA %I TO %I', s.nspname, ${lit});`,
+        '  END LOOP;',
+        '  -- One GRANT per table, view and sequence (what ON ALL TABLES / ALL SEQUENCES IN SCHEMA cover): an owner running',
+        "  -- this grants its own objects even where a schema also holds another role's.",
+        '  FOR s IN SELECT c.oid::regclass AS rel FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace',
+        "      WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema' LOOP",
+        `    EXECUTE format('GRANT SELECT ON %s TO %I', s.rel, ${lit});`,
         '  END LOOP;',
         '  -- Objects and schemas created later by the roles that own objects here (or own the database).',
         '  FOR s IN SELECT DISTINCT r.rolname FROM pg_roles r WHERE r.rolname !~ \'^pg_\' AND r.oid IN (',
@@ -163,7 +179,7 @@ export async function grantScript(role: string, opts: GrantScriptOptions): Promi
       '  END LOOP;',
       'END $pgvault$;',
     );
-    out.push(body.join('\n'));
+    out.push(doBlock(body));
   }
   if (major < 18) {
     out.push(

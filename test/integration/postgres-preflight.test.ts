@@ -229,4 +229,29 @@ describe('preflight on PostgreSQL 13', () => {
     dump.stdout.resume();
     await dump.done;
   });
+  it('the full script run by an owner that is no superuser grants what it may and warns for the rest, instead of rolling back', async () => {
+    await cluster.createRole('bk3', 'bk3-password-1', 'LOGIN');
+    await cluster.query('CREATE TABLE public.admin_only (x int)', [], 'shop'); // the superuser's, in owner1's database
+    try {
+      const script = await fullGrantScript(parsePgUrl(cluster.url('shop')), { role: 'bk3' });
+      const res = spawnSync('psql', ['-X', '-q', '-d', `host=127.0.0.1 port=${cluster.port} user=owner1 dbname=postgres`], {
+        input: script,
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PGPASSWORD: 'owner1-pw' },
+      });
+      expect(res.status, res.stderr).toBe(0);
+      expect(res.stderr).not.toMatch(/ERROR/);
+      expect(res.stderr).toMatch(/WARNING: {2}pgvault: permission denied for table admin_only/);
+      expect(res.stderr).toMatch(/WARNING: {2}pgvault: only a superuser can run ALTER ROLE bk3 BYPASSRLS/);
+      const granted = await cluster.query(
+        `SELECT has_schema_privilege('bk3', 'billing', 'USAGE') AS schema, has_table_privilege('bk3', 'billing.invoices', 'SELECT') AS invoices,
+                has_table_privilege('bk3', 'public.items', 'SELECT') AS items, has_table_privilege('bk3', 'public.admin_only', 'SELECT') AS admin_only`,
+        [],
+        'shop',
+      );
+      expect(granted).toEqual([{ schema: true, invoices: true, items: true, admin_only: false }]);
+    } finally {
+      await cluster.query('DROP TABLE public.admin_only', [], 'shop');
+    }
+  });
 });
