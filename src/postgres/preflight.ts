@@ -40,7 +40,6 @@ interface ServerFacts {
   role: string;
   superuser: boolean;
   readAllData: boolean;
-  loCompat: boolean;
   /** The language of the server's messages for this session. */
   lcMessages: string;
 }
@@ -49,9 +48,9 @@ async function serverFacts(client: pg.Client): Promise<ServerFacts> {
   const v = await client.query<{ v: string; num: string }>("SELECT current_setting('server_version') AS v, current_setting('server_version_num') AS num");
   const versionNum = Number(v.rows[0]?.num);
   const readAll = versionNum >= 140000 ? "pg_has_role('pg_read_all_data', 'USAGE')" : 'false';
-  const r = await client.query<{ role: string; superuser: boolean; read_all: boolean; lo_compat: string; lc_messages: string }>(
+  const r = await client.query<{ role: string; superuser: boolean; read_all: boolean; lc_messages: string }>(
     `SELECT current_user AS role, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser,
-            ${readAll} AS read_all, current_setting('lo_compat_privileges') AS lo_compat, current_setting('lc_messages') AS lc_messages`,
+            ${readAll} AS read_all, current_setting('lc_messages') AS lc_messages`,
   );
   const row = r.rows[0];
   return {
@@ -60,7 +59,6 @@ async function serverFacts(client: pg.Client): Promise<ServerFacts> {
     role: row?.role ?? '',
     superuser: row?.superuser === true,
     readAllData: row?.read_all === true,
-    loCompat: row?.lo_compat === 'on',
     lcMessages: row?.lc_messages ?? '',
   };
 }
@@ -103,7 +101,9 @@ async function missingInDatabase(client: pg.Client, database: string, facts: Ser
     );
     for (const t of rls.rows) missing.push({ kind: 'bypassrls', database, schema: t.schema, name: t.name });
   }
-  if (!facts.loCompat) {
+  // Per database: ALTER DATABASE … SET lo_compat_privileges = on applies to one database only.
+  const loCompat = (await client.query<{ on: string }>("SELECT current_setting('lo_compat_privileges') AS on")).rows[0]?.on === 'on';
+  if (!loCompat) {
     // pg_dump reads every large object; neither pg_read_all_data nor default privileges (before 18) cover them.
     const unreadable = `NOT pg_has_role(m.lomowner, 'USAGE') AND NOT EXISTS (SELECT 1 FROM aclexplode(coalesce(m.lomacl, acldefault('L', m.lomowner))) a
         WHERE a.privilege_type = 'SELECT' AND (a.grantee = 0 OR pg_has_role(a.grantee, 'USAGE')))`;

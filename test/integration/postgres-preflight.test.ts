@@ -254,4 +254,18 @@ describe('preflight on PostgreSQL 13', () => {
       await cluster.query('DROP TABLE public.admin_only', [], 'shop');
     }
   });
+  it('whole server: a database with lo_compat_privileges = on of its own needs no grants on its large objects', async () => {
+    await cluster.createDatabase('lodb');
+    const [lo] = await cluster.query<{ oid: string }>("SELECT lo_from_bytea(0, 'x')::text AS oid", [], 'lodb');
+    const cfg = parsePgUrl(cluster.url('postgres', 'bk', 'bk-password-1'));
+    const missingOf = async (): Promise<string[]> =>
+      ((await preflight(cfg, { clients, wholeServer: true }).catch((e: unknown) => e)) as UserErrorMissingDBPermissions).details.missing as string[];
+    try {
+      expect(await missingOf()).toContain(`SELECT on large object ${lo!.oid} in database "lodb"`);
+      await cluster.query('ALTER DATABASE lodb SET lo_compat_privileges = on');
+      expect(await missingOf()).not.toContain(`SELECT on large object ${lo!.oid} in database "lodb"`);
+    } finally {
+      await cluster.dropDatabase('lodb');
+    }
+  });
 });
