@@ -86,7 +86,11 @@ export async function connect(cfg: PgConnectionConfig): Promise<pg.Client> {
       try {
         return await tryConnect(cfg, tlsOptionsFor(cfg, 'require'));
       } catch (err) {
-        if (!/does not support SSL/.test(String((err as Error)?.message))) throw err;
+        // As libpq: no SSL on the server, or the server refused the session over SSL (an ErrorResponse with its
+        // SQLSTATE, e.g. pg_hba.conf with hostnossl lines only): once more without SSL.
+        const code = (err as { code?: unknown })?.code;
+        const refusedOverSsl = typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code);
+        if (!/does not support SSL/.test(String((err as Error)?.message)) && !refusedOverSsl) throw err;
         return await tryConnect(cfg, false);
       }
     }

@@ -2,7 +2,7 @@
  *  verify-ca / verify-full check the certificate in pgvault's own connections and in pg_dump alike, and a wrong
  *  CA fails with UserErrorSslVerificationFailed. */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -96,5 +96,21 @@ describe('sslmode on a server with SSL', () => {
     const dumpErr = await proc.done.catch((e: unknown) => e);
     expect(dumpErr).toBeInstanceOf(UserErrorSslVerificationFailed);
     expect((dumpErr as UserErrorSslVerificationFailed).hint).toMatch(/sslrootcert/);
+  });
+
+  it('prefer falls back to a plain connection when the server refuses SSL sessions (hostnossl only), as libpq and pg_dump do', async () => {
+    const hba = join(cluster.dataDir, 'pg_hba.conf');
+    const before = readFileSync(hba, 'utf8');
+    writeFileSync(hba, 'local all all trust\nhostnossl all all 127.0.0.1/32 scram-sha-256\nhostnossl all all ::1/128 scram-sha-256\n');
+    try {
+      await cluster.query('SELECT pg_reload_conf()');
+      expect(await sslInUse(base)).toBe(false);
+      expect(await dumpBytes(base)).toBeGreaterThan(100);
+      // require still refuses rather than go plain.
+      expect(await connect({ ...base, options: { sslmode: 'require' } }).catch((e: unknown) => e)).toBeInstanceOf(Error);
+    } finally {
+      writeFileSync(hba, before);
+      await cluster.query('SELECT pg_reload_conf()');
+    }
   });
 });
