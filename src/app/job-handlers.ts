@@ -2,7 +2,7 @@
  *  restore (as a new database) and restore-files. Each resolves credentials afresh, opens the vault, runs the
  *  operation, and commits its result through the attempt's fenced transaction (a superseded attempt can never
  *  commit). Handlers never log a secret: job log lines go through the catalog's redaction. */
-import type { RestoreRequest } from '../api/index.ts';
+import type { RestoreFilesRequest, RestoreRequest } from '../api/index.ts';
 import type { Catalog, CatalogQueries, RecoveryPointEntry, RecoveryPointRow } from '../catalog/index.ts';
 import type { JobContext, JobHandler } from '../jobs/index.ts';
 import { expiryFor, IntegrityError, InternalErrorUnexpected, parseRetentionRules, tagFor, UserErrorInvalidInput, type Clock, type RetentionTag } from '../lib/index.ts';
@@ -184,13 +184,13 @@ export function jobHandlers(deps: HandlerDeps): Record<string, JobHandler> {
   };
 
   const restoreFiles: JobHandler = async (ctx) => {
-    const p = ctx.job.params as { destination: string };
+    const p = ctx.job.params as RestoreFilesRequest;
     const { point, vaultRow } = await pointAndVault(ctx);
     await ctx.log('info', `restore of recovery point ${point.id} as files to ${p.destination}`);
     const target = p.destination.startsWith('/') ? p.destination : await openStorage(p.destination, { createContainer: true });
     const vault = await vaults.open(vaultRow);
     try {
-      const files = await runRestoreFiles(vault, parseManifestId(point.manifestId), target, { signal: ctx.signal });
+      const files = await runRestoreFiles(vault, parseManifestId(point.manifestId), target, { signal: ctx.signal, ...(p.databases ? { databases: p.databases } : {}) });
       for (const f of files) await ctx.log('info', `${f.name}: ${f.sizeBytes} bytes, sha256 ${f.sha256}`);
       return { destination: p.destination, files };
     } finally {

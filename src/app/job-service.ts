@@ -28,6 +28,10 @@ export function jobServiceOf(deps: JobServiceDeps): JobService {
   const { catalog, queue, clock } = deps;
   const reads = jobReadsOf(catalog);
 
+  /** The databases a point holds, from its archive entries. */
+  const databasesOf = (point: { entries: { name: string }[] }): string[] =>
+    point.entries.map((e) => databaseOfEntry(e.name)).filter((d): d is string => d !== undefined);
+
   const availablePoint = async (id: string) => {
     const point = await catalog.recoveryPoints.get(id);
     if (point.state !== 'available') {
@@ -73,7 +77,7 @@ export function jobServiceOf(deps: JobServiceDeps): JobService {
       for (const t of request.tables ?? []) splitTableName(t);
       // Which database of the point: named, or the only one. A whole-server point holds several; guessing one would
       // restore the wrong data under the requested name.
-      const databases = point.entries.map((e) => databaseOfEntry(e.name)).filter((d): d is string => d !== undefined);
+      const databases = databasesOf(point);
       const listed = databases.map((d) => `"${d}"`).join(', ');
       if (request.entry === undefined && databases.length > 1) {
         throw new UserErrorInvalidInput(`recovery point "${point.id}" holds ${databases.length} databases; name the one to restore`, {
@@ -121,12 +125,19 @@ export function jobServiceOf(deps: JobServiceDeps): JobService {
       } else {
         checkStorageUrl(d);
       }
+      const unknown = (request.databases ?? []).filter((db) => !databasesOf(point).includes(db));
+      if (unknown.length > 0) {
+        throw new UserErrorInvalidInput(`recovery point "${point.id}" holds no database ${unknown.map((u) => `"${u}"`).join(', ')}`, {
+          hint: `It holds ${databasesOf(point).map((x) => `"${x}"`).join(', ')}.`,
+          details: { field: 'databases' },
+        });
+      }
       const job = await enqueueJob(catalog, queue, {
         type: 'restore-files',
         vaultId: point.vaultId,
         instanceId: point.instanceId,
         recoveryPointId: point.id,
-        params: { pointId: point.id, destination: d },
+        params: { pointId: point.id, destination: d, ...(request.databases ? { databases: request.databases } : {}) },
         requestedBy: requester(actor),
         exclusiveKey: `restore-files:${point.id}:${d}`,
       }, clock);

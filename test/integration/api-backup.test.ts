@@ -359,5 +359,14 @@ describe('API: protection, backup, jobs, restore', () => {
     expect(job.figures).toMatchObject({ sourceDatabase: 'app', rolesCreated: [], rolesFailed: 0 });
     expect(JSON.stringify((await t.http('GET', `/v1/jobs/${res.json.id as string}/log`)).json)).toContain('roles created: none');
     await assertDatabasesEqual({ cluster: pg, database: 'app' }, { cluster: pg, database: 'app_from_server' });
+
+    // As files: only the databases asked for (no globals.sql then); one the point lacks is refused before any job.
+    const unknownDb = await t.http('POST', `/v1/points/${serverPoint}/restore-files`, { body: { destination: join(scratch, 'never-db'), databases: ['nope'] } });
+    expect(unknownDb.status).toBe(400);
+    expect(String(unknownDb.json.hint)).toContain('"app"');
+    const dest = join(scratch, 'server-files');
+    const files = await waitForJob((await t.http('POST', `/v1/points/${serverPoint}/restore-files`, { body: { destination: dest, databases: ['app'] } })).json.id as string);
+    expect(files.state, JSON.stringify(files)).toBe('succeeded');
+    expect(readdirSync(dest)).toEqual(['app.dump']);
   });
 });

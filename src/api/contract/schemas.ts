@@ -308,7 +308,12 @@ export const RestoreRequest = Type.Object(
 );
 export type RestoreRequest = Static<typeof RestoreRequest>;
 export const RestoreFilesRequest = Type.Object(
-  { destination: Type.String({ minLength: 1, maxLength: 2048, description: 'an absolute directory path or a storage URL' }) },
+  {
+    destination: Type.String({ minLength: 1, maxLength: 2048, description: 'an absolute directory path or a storage URL' }),
+    databases: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 63 }), { minItems: 1, maxItems: 10000, description: 'whole-server points: only these databases (no globals.sql)' }),
+    ),
+  },
   strict,
 );
 export type RestoreFilesRequest = Static<typeof RestoreFilesRequest>;
