@@ -6,7 +6,7 @@ import type { RestoreFilesRequest, RestoreRequest } from '../api/index.ts';
 import type { Catalog, CatalogQueries, RecoveryPointEntry, RecoveryPointRow } from '../catalog/index.ts';
 import type { JobContext, JobHandler } from '../jobs/index.ts';
 import { expiryFor, IntegrityError, InternalErrorUnexpected, parseRetentionRules, tagFor, UserErrorInvalidInput, type Clock, type RetentionTag } from '../lib/index.ts';
-import { runBackup, runRestore, runRestoreFiles, runServerBackup } from '../operations/index.ts';
+import { databaseOfEntry, runBackup, runRestore, runRestoreFiles, runServerBackup } from '../operations/index.ts';
 import { discoverClients, type PgClientSet } from '../postgres/index.ts';
 import type { SecretReader } from '../secrets/index.ts';
 import { parseManifestId } from '../vault/index.ts';
@@ -42,12 +42,6 @@ function entryKind(name: string): string {
   if (name.endsWith('.dump')) return 'archive';
   if (name.endsWith('.index.json')) return 'index';
   return 'other';
-}
-
-/** The source database of an archive entry name `databases/<urlencoded>.dump`. */
-export function databaseOfEntry(name: string): string | undefined {
-  const m = /^databases\/(.+)\.dump$/.exec(name);
-  return m ? decodeURIComponent(m[1] as string) : undefined;
 }
 
 export function jobHandlers(deps: HandlerDeps): Record<string, JobHandler> {

@@ -6,13 +6,12 @@ import { isAbsolute, normalize } from 'node:path';
 import type { Catalog } from '../catalog/index.ts';
 import { enqueueJob, type JobQueue } from '../jobs/index.ts';
 import { UserErrorConflict, UserErrorInvalidInput, type Clock } from '../lib/index.ts';
-import { entryNames, splitTableName, UserErrorTargetDatabaseExists } from '../operations/index.ts';
+import { databaseOfEntry, entryNames, splitTableName, UserErrorTargetDatabaseExists } from '../operations/index.ts';
 import { withConnection } from '../postgres/index.ts';
 import type { SecretReader } from '../secrets/index.ts';
 import type { Actor, JobService } from '../api/index.ts';
 import { jobReadsOf, jobView } from './catalog-ports.ts';
 import { checkStorageUrl } from './open-storage.ts';
-import { databaseOfEntry } from './job-handlers.ts';
 import { connectionFor } from './pg-target.ts';
 
 export interface JobServiceDeps {

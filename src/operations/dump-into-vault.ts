@@ -30,6 +30,12 @@ export const entryNames = {
   globals: 'globals.sql',
 };
 
+/** The database whose archive entry `name` is (`databases/<percent-encoded>.dump`), or undefined for other entries. */
+export function databaseOfEntry(name: string): string | undefined {
+  const m = /^databases\/(.+)\.dump$/.exec(name);
+  return m ? decodeURIComponent(m[1]!) : undefined;
+}
+
 export async function dumpIntoVault(
   writer: ManifestWriter,
   cfg: PgConnectionConfig,

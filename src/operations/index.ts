@@ -17,5 +17,5 @@ export { runRestoreFiles, dumpFileName, type RestoredFile, type RestoreFilesOpti
 export { applyGlobals, splitSqlScript, type GlobalsReport } from './apply-globals.ts';
 export { planRestore, rolesInAcl, renderRestoreList, splitTableName, type RestorePlan, type RestoreSelection, type SkippedEntry, type DataItem, type PostItem } from './restore-plan.ts';
 export { archiveIndexFormat, buildArchiveIndex, parseArchiveIndex, IntegrityErrorArchiveIndexInvalid, type ArchiveIndexRecord } from './archive-index.ts';
-export { entryNames, type DumpProgress } from './dump-into-vault.ts';
+export { databaseOfEntry, entryNames, type DumpProgress } from './dump-into-vault.ts';
 export { azureDefaultExclusions, databasesToBackUp, type DatabaseExclusions } from './server-info.ts';

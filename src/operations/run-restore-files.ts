@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { UserErrorConflict, UserErrorNotFound } from '../lib/index.ts';
 import { parseStorageKey, type StorageBackend } from '../storage/contract/index.ts';
 import type { ManifestId, Vault } from '../vault/index.ts';
-import { entryNames } from './dump-into-vault.ts';
+import { databaseOfEntry, entryNames } from './dump-into-vault.ts';
 import { IntegrityErrorArchiveHashMismatch } from './run-restore.ts';
 
 export interface RestoredFile {
@@ -46,8 +46,10 @@ function alreadyThere(where: string): UserErrorConflict {
 export async function runRestoreFiles(vault: Vault, manifestId: ManifestId, target: string | StorageBackend, opts: RestoreFilesOptions = {}): Promise<RestoredFile[]> {
   const manifest = await vault.readManifest(manifestId);
   const wanted: { entry: (typeof manifest.entries)[number]; name: string; database?: string }[] = [];
-  const dumps = manifest.entries.filter((e) => e.name.startsWith('databases/') && e.name.endsWith('.dump'));
-  const all = dumps.map((e) => ({ entry: e, database: decodeURIComponent(e.name.slice('databases/'.length, -'.dump'.length)) }));
+  const all = manifest.entries.flatMap((e) => {
+    const database = databaseOfEntry(e.name);
+    return database === undefined ? [] : [{ entry: e, database }];
+  });
   for (const name of opts.databases ?? all.map((d) => d.database)) {
     const d = all.find((x) => x.database === name);
     if (!d) {

@@ -36,7 +36,7 @@ import {
 } from '../postgres/index.ts';
 import type { Manifest, ManifestId, Vault } from '../vault/index.ts';
 import { blocksOf, parseArchiveIndex, type ArchiveIndexRecord } from './archive-index.ts';
-import { entryNames } from './dump-into-vault.ts';
+import { databaseOfEntry, entryNames } from './dump-into-vault.ts';
 import { planRestore, renderRestoreList, type DataItem, type PostItem, type RestorePlan, type SkippedEntry } from './restore-plan.ts';
 import { applyGlobals, type GlobalsReport } from './apply-globals.ts';
 import { runRestoreItems } from './restore-schedule.ts';
@@ -144,8 +144,7 @@ interface PointArchive {
 /** Finds one database's archive in a recovery point; `database` may be omitted when the point holds one. */
 export async function openPointArchive(vault: Vault, manifestId: ManifestId, database: string | undefined): Promise<PointArchive> {
   const manifest = await vault.readManifest(manifestId);
-  const dumps = manifest.entries.filter((e) => e.name.startsWith('databases/') && e.name.endsWith('.dump'));
-  const names = dumps.map((e) => decodeURIComponent(e.name.slice('databases/'.length, -'.dump'.length)));
+  const names = manifest.entries.map((e) => databaseOfEntry(e.name)).filter((d): d is string => d !== undefined);
   let source = database;
   if (source === undefined) {
     if (names.length !== 1) {
@@ -255,11 +254,15 @@ export async function runRestore(
     const exists = (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [opts.newDatabase])).rowCount === 1;
     if (exists && !opts.replace) throw new UserErrorTargetDatabaseExists(opts.newDatabase);
     const selection = { schemas: opts.schemas, tables: opts.tables };
-    // The checks first, on a plan without the target's roles (it throws for a selection naming what the point lacks).
-    const checked = planRestore({ toc, blocks: blocksOf(pa.index), selection, targetIsSuperuser: info.isSuperuser });
+    const planFor = async (): Promise<RestorePlan> => {
+      const targetRoles = new Set((await c.query<{ rolname: string }>('SELECT rolname FROM pg_roles')).rows.map((r) => r.rolname));
+      return planRestore({ toc, blocks: blocksOf(pa.index), selection, targetRoles, targetIsSuperuser: info.isSuperuser });
+    };
+    // The checks first: the plan throws for a selection naming what the point lacks.
+    let plan = await planFor();
     if (!opts.noTablespaces) {
       // pg_restore would fail each such object (SET default_tablespace); refuse before anything is created.
-      const chosen = new Set(checked.selected);
+      const chosen = new Set(plan.selected);
       const named = new Set(toc.filter((e) => chosen.has(e.dumpId) && e.tablespace).map((e) => e.tablespace!));
       const there = new Set((await c.query<{ spcname: string }>('SELECT spcname FROM pg_catalog.pg_tablespace')).rows.map((r) => r.spcname));
       const missing = [...named].filter((t) => !there.has(t)).sort();
@@ -267,10 +270,11 @@ export async function runRestore(
     }
     const dir = await mkdtemp(join(opts.tempDir ?? tmpdir(), 'pgvault-restore-'));
     try {
-      // Then the roles, then the plan that knows them (an ACL for a role just created is kept).
-      if (globalsScript !== undefined) globals = await applyGlobals(target, globalsScript, { privileged: opts.privilegedRoles === true });
-      const targetRoles = new Set((await c.query<{ rolname: string }>('SELECT rolname FROM pg_roles')).rows.map((r) => r.rolname));
-      const plan = planRestore({ toc, blocks: blocksOf(pa.index), selection, targetRoles, targetIsSuperuser: info.isSuperuser });
+      // Then the roles, and the plan again, knowing them (an ACL for a role just created is kept, not skipped).
+      if (globalsScript !== undefined) {
+        globals = await applyGlobals(target, globalsScript, { privileged: opts.privilegedRoles === true });
+        plan = await planFor();
+      }
       if (exists) await c.query(`DROP DATABASE ${quoteIdent(opts.newDatabase)}${info.major >= 13 ? ' WITH (FORCE)' : ''}`);
       await createDatabase(c, opts.newDatabase, toc);
       return { plan, dir };
