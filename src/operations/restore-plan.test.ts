@@ -116,8 +116,11 @@ describe('planRestore', () => {
     expect(dataItems.map((i) => i.dumpIds)).toEqual([[ordersData.dumpId], [customersData.dumpId], [seqSet.dumpId, otherData.dumpId]]);
     expect(dataItems.map((i) => i.tables)).toEqual([[orders.dumpId], [customers.dumpId], [other.dumpId]]);
     expect(dataItems[2]!.ranges).toEqual([{ offset: 1000 + 30 * MiB, length: 1000 }]);
-    // The primary key of orders waits for orders only; the foreign key spans two tables: the final phase's.
-    expect(postItems).toEqual([{ dumpIds: [pk.dumpId], tables: [orders.dumpId], exclusive: true, bytes: 20 * MiB }]);
+    // The primary key of orders waits for orders only; the foreign key for both tables, locking both.
+    expect(postItems).toEqual([
+      { dumpIds: [pk.dumpId], tables: [orders.dumpId], exclusive: true, bytes: 20 * MiB },
+      { dumpIds: [fk.dumpId], tables: [orders.dumpId, customers.dumpId], locks: [orders.dumpId, customers.dumpId], after: [], exclusive: true, bytes: 20 * MiB },
+    ]);
     expect(renderRestoreList(dataItems[2]!.dumpIds, toc)).toBe(`${seqSet.dumpId}; SEQUENCE SET orders_id_seq\n${otherData.dumpId}; TABLE DATA audit\n`);
   });
 
@@ -126,7 +129,7 @@ describe('planRestore', () => {
     const { preData, dataItems, postItems, final } = plan.parallel;
     // The table ACL follows its table in the TOC (so --section counts it as pre-data), but runs in the final phase.
     expect(preData).toEqual([schema, seq, orders, customers, other, ownedBy, dflt].map((e) => e.dumpId));
-    expect(final).toEqual([fk.dumpId, acl.dumpId]);
+    expect(final).toEqual([acl.dumpId]);
     const phases = [...preData, ...dataItems.flatMap((i) => i.dumpIds), ...postItems.flatMap((i) => i.dumpIds), ...final];
     expect([...phases].sort((a, b) => a - b)).toEqual([...plan.selected].sort((a, b) => a - b));
   });
@@ -151,7 +154,7 @@ describe('planRestore', () => {
     // The BLOBS block is big enough for an item of its own: any worker may load it first, once pre-data is done.
     expect(dataItems.map((i) => i.dumpIds)).toContainEqual([blobs.dumpId]);
     expect(dataItems.flatMap((i) => i.dumpIds)).not.toContain(meta.dumpId);
-    expect(final).toEqual([fk.dumpId, acl.dumpId, loAcl.dumpId].sort((a, b) => lo.findIndex((e) => e.dumpId === a) - lo.findIndex((e) => e.dumpId === b)));
+    expect(final).toEqual([acl.dumpId, loAcl.dumpId].sort((a, b) => lo.findIndex((e) => e.dumpId === a) - lo.findIndex((e) => e.dumpId === b)));
   });
 
   it('builds the indexes and keys of a big table one item each, of a mid-sized table in one item, of all small tables in one', () => {
@@ -172,8 +175,51 @@ describe('planRestore', () => {
       { dumpIds: [bigPk.dumpId], tables: [big.dumpId], exclusive: true, bytes: 80 * MiB },
       { dumpIds: [bigIdx.dumpId], tables: [big.dumpId], exclusive: false, bytes: 80 * MiB },
       { dumpIds: [pk.dumpId, ordersIdx.dumpId], tables: [orders.dumpId], exclusive: true, bytes: 20 * MiB },
+      { dumpIds: [fk.dumpId], tables: [orders.dumpId, customers.dumpId], locks: [orders.dumpId, customers.dumpId], after: [], exclusive: true, bytes: 20 * MiB },
       { dumpIds: [otherIdx.dumpId], tables: [other.dumpId], exclusive: false, bytes: 1000 },
     ]);
+  });
+
+  it('runs a foreign key as soon as its tables, their partitions and the key it references are in, ranking what it waits for', () => {
+    // lines (partitioned) with two partitions, one small; lines -> items (big), validated against items_pkey.
+    const items = entry('TABLE', 'items', 'shop', { dependencies: [schema.dumpId] });
+    const lines = entry('TABLE', 'lines', 'shop', { dependencies: [schema.dumpId] });
+    const lines1 = entry('TABLE', 'lines_1', 'shop', { dependencies: [schema.dumpId, lines.dumpId] });
+    const lines2 = entry('TABLE', 'lines_2', 'shop', { dependencies: [schema.dumpId, lines.dumpId] });
+    const itemsData = entry('TABLE DATA', 'items', 'shop', { dependencies: [items.dumpId] });
+    const lines1Data = entry('TABLE DATA', 'lines_1', 'shop', { dependencies: [lines1.dumpId] });
+    const lines2Data = entry('TABLE DATA', 'lines_2', 'shop', { dependencies: [lines2.dumpId] });
+    const itemsPk = entry('CONSTRAINT', 'items items_pkey', 'shop', { dependencies: [items.dumpId] });
+    const linesPk = entry('CONSTRAINT', 'lines lines_pkey', 'shop', { dependencies: [lines.dumpId] });
+    const linesFk = entry('FK CONSTRAINT', 'lines lines_item_fkey', 'shop', { dependencies: [lines.dumpId, items.dumpId, itemsPk.dumpId] });
+    // A foreign key to the partitioned lines waits for its key, which is attached in the final phase: it stays there.
+    const toLines = entry('FK CONSTRAINT', 'items items_line_fkey', 'shop', { dependencies: [items.dumpId, lines.dumpId, linesPk.dumpId] });
+    const plan = planRestore({
+      toc: [schema, items, lines, lines1, lines2, itemsData, lines1Data, lines2Data, itemsPk, linesPk, linesFk, toLines],
+      blocks: [
+        { dumpId: itemsData.dumpId, kind: 'data', offset: 1000, lengthBytes: 40 * MiB },
+        { dumpId: lines1Data.dumpId, kind: 'data', offset: 1000 + 40 * MiB, lengthBytes: 30 * MiB },
+        { dumpId: lines2Data.dumpId, kind: 'data', offset: 1000 + 70 * MiB, lengthBytes: 1000 },
+      ],
+      targetIsSuperuser: true,
+    });
+    const { dataItems, postItems, final } = plan.parallel;
+    const fkItem = postItems.find((p) => p.dumpIds[0] === linesFk.dumpId)!;
+    expect(fkItem).toEqual({
+      dumpIds: [linesFk.dumpId],
+      tables: [items.dumpId, lines1.dumpId, lines2.dumpId],
+      locks: [lines.dumpId, items.dumpId, lines1.dumpId, lines2.dumpId],
+      after: [itemsPk.dumpId],
+      exclusive: true,
+      bytes: 40 * MiB,
+    });
+    expect(final).toEqual([linesPk.dumpId, toLines.dumpId]);
+    // The small tables' item (lines_2) and items_pkey rank with items, the foreign key's biggest table.
+    const small = dataItems.find((d) => d.tables.includes(lines2.dumpId))!;
+    expect(small.bytes).toBe(1000);
+    expect(small.rank).toBe(40 * MiB);
+    expect(dataItems.find((d) => d.tables.includes(lines1.dumpId))!.rank).toBe(40 * MiB);
+    expect(postItems.find((p) => p.dumpIds.includes(itemsPk.dumpId))!.rank).toBe(40 * MiB);
   });
 });
 

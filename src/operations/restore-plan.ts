@@ -3,7 +3,7 @@
  *  to cut a parallel restore into items that free workers take as they become ready (each table's data, then its
  *  indexes and keys). Pure: no I/O, no PostgreSQL. */
 import { UserErrorInvalidInput } from '../lib/index.ts';
-import { sessionEntryDescs, type DataBlock, type TocEntry, type TocSection } from '../postgres/index.ts';
+import { type DataBlock, type TocEntry, type TocSection } from '../postgres/index.ts';
 
 export interface RestoreSelection {
   /** Restore these schemas whole (the schema itself, every object in it and their data). */
@@ -32,6 +32,8 @@ export interface DataItem {
   bytes: number;
   /** TABLE entries whose data it loads. */
   tables: number[];
+  /** Where it stands among ready items, biggest first (bytes when unset): raised for the data a foreign key waits for. */
+  rank?: number;
 }
 
 /** One post item of a parallel restore (built as SQL over a worker's session, or by one `pg_restore
@@ -47,6 +49,13 @@ export interface PostItem {
   exclusive: boolean;
   /** The bytes of those tables' data: bigger tables' indexes take longer, so they go first. */
   bytes: number;
+  /** Entries of other post items that must be built first (the key a foreign key references). */
+  after?: number[];
+  /** The tables it locks, for the rule above, when more than `tables` (a foreign key: both tables, with their
+   *  partitions and inheritance children). */
+  locks?: number[];
+  /** As DataItem.rank. */
+  rank?: number;
 }
 
 /** Tables with less data than this are loaded together in one pg_restore run, and their indexes and keys built
@@ -89,8 +98,9 @@ export interface RestorePlanInput {
 /** Entries pg_restore handles itself (never listed) or that only apply with --create. */
 const specialDescs = new Set(['ENCODING', 'STDSTRINGS', 'SEARCHPATH', 'DATABASE', 'DATABASE PROPERTIES']);
 const relationDescs = new Set(['TABLE', 'VIEW', 'MATERIALIZED VIEW', 'SEQUENCE', 'FOREIGN TABLE']);
-/** Post-data entries a parallel restore builds as soon as their one table is loaded: those a restore session takes. */
-const workerLocalDescs = sessionEntryDescs;
+/** Post-data entries a parallel restore builds as soon as their one table is loaded (a restore session takes them;
+ *  a foreign key waits for more: foreignKeyItems). */
+const workerLocalDescs: ReadonlySet<string> = new Set(['INDEX', 'CONSTRAINT']);
 const builtinRoles = new Set(['PUBLIC', 'public']);
 /** Entries pg_restore keeps for its ACL pass, after every other entry of a run (_tocEntryRestorePass in
  *  pg_backup_archiver.c). */
@@ -385,10 +395,63 @@ function parallelItems(toc: readonly TocEntry[], blocks: readonly DataBlock[], s
     else for (const id of ids) postItems.push({ dumpIds: [id], tables: [t], exclusive: exclusive([id]), bytes });
   }
   if (smallItem && ofSmall.length > 0) postItems.push({ dumpIds: ofSmall, tables: smallItem.tables, exclusive: exclusive(ofSmall), bytes: smallItem.bytes });
+  postItems.push(...foreignKeyItems(toc, selected, new Set(preData), dataItems, postItems, tableBytes));
   postItems.sort((x, y) => y.bytes - x.bytes);
   const earlier = new Set([...preData, ...dataItems.flatMap((i) => i.dumpIds), ...postItems.flatMap((i) => i.dumpIds)]);
   const final = toc.filter((e) => selected.has(e.dumpId) && !earlier.has(e.dumpId)).map((e) => e.dumpId);
   return { preData, dataItems, postItems, final };
+}
+
+/** Foreign keys as post items of their own, as pg_restore -j runs them: ready once both tables are loaded and the key
+ *  they reference is built. Each is one long statement (a join of both tables validates every row: 1.7 s of a
+ *  scale-100 restore), a tail on one core when left to the final phase. Only a foreign key whose every other
+ *  dependency is restored before (pre-data, or a post item) is taken; one that waits for an entry of the final phase
+ *  (a key on a partitioned table, attached there) stays there. It locks both tables and their partitions (ALTER TABLE
+ *  ADD FOREIGN KEY recurses into them): it waits for their data and runs beside no other item on them. The data and
+ *  keys it waits for rank with its biggest table, so that a small table's data does not come last and hold it. */
+function foreignKeyItems(
+  toc: readonly TocEntry[],
+  selected: Set<number>,
+  preData: Set<number>,
+  dataItems: DataItem[],
+  postItems: PostItem[],
+  tableBytes: Map<number, number>,
+): PostItem[] {
+  const byId = new Map(toc.map((e) => [e.dumpId, e]));
+  const isTable = (id: number): boolean => byId.get(id)?.desc === 'TABLE';
+  const built = new Map<number, PostItem>();
+  for (const p of postItems) for (const id of p.dumpIds) built.set(id, p);
+  const loadedBy = new Map<number, DataItem>();
+  for (const d of dataItems) for (const t of d.tables) loadedBy.set(t, d);
+  // A partition's or inheritance child's TABLE entry depends on its parent's.
+  const children = new Map<number, number[]>();
+  for (const e of toc) {
+    if (e.desc !== 'TABLE') continue;
+    for (const d of new Set(e.dependencies)) if (isTable(d)) children.set(d, [...(children.get(d) ?? []), e.dumpId]);
+  }
+  const items: PostItem[] = [];
+  for (const e of toc) {
+    if (e.desc !== 'FK CONSTRAINT' || e.section !== 'post-data' || !selected.has(e.dumpId)) continue;
+    const deps = [...new Set(e.dependencies)].filter((d) => selected.has(d));
+    const others = deps.filter((d) => !isTable(d));
+    if (!deps.some(isTable) || !others.every((d) => preData.has(d) || built.has(d))) continue;
+    const locks = new Set(deps.filter(isTable));
+    for (const t of locks) for (const c of children.get(t) ?? []) locks.add(c); // grows while iterated: all levels
+    const tables = [...locks].filter((t) => loadedBy.has(t));
+    const item: PostItem = {
+      dumpIds: [e.dumpId],
+      tables,
+      locks: [...locks],
+      after: others.filter((d) => built.has(d)),
+      exclusive: true,
+      bytes: Math.max(0, ...tables.map((t) => tableBytes.get(t) ?? 0)),
+    };
+    items.push(item);
+    const raise = (x: DataItem | PostItem): void => void (x.rank = Math.max(x.rank ?? x.bytes, item.bytes));
+    for (const t of tables) raise(loadedBy.get(t)!);
+    for (const d of item.after!) raise(built.get(d)!);
+  }
+  return items;
 }
 
 /** Each entry's section as pg_restore's --section reads it: an entry of no section (a comment, an ACL, a security

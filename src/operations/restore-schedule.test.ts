@@ -73,6 +73,23 @@ describe('runRestoreItems', () => {
     for (const p of [12, 13]) expect(at(p).start).toBeGreaterThanOrEqual(at(11).end);
   });
 
+  it('starts a foreign key once its tables are in and the key it references is built, beside a load, never beside an item on its tables', async () => {
+    // Table 1 big; tables 2 and 3 small, with 2's primary key (21) and an index on 3 (31). The foreign key 3 -> 2
+    // (90) locks both and comes after 21; the data it waits for rank with its biggest table (300).
+    const items = [data(1, 1000), { ...data(2, 100), rank: 300 }, { ...data(3, 300), rank: 300 }];
+    const fk: PostItem = { dumpIds: [90], tables: [3, 2], locks: [3, 2], after: [21], exclusive: true, bytes: 300 };
+    const posts = [post(11, 1, 1000), { ...post(21, 2, 100, true), rank: 300 }, post(31, 3, 300), fk];
+    const { log, done } = await simulate(items, posts, 2, { 101: 12, 102: 2, 103: 3, 11: 2, 21: 2, 31: 4, 90: 3 });
+    await done;
+    const at = (id: number) => log.find((l) => l.id === id)!;
+    // Worker A loads table 1 (t 0-12). Worker B loads 2 (its rank puts it before 3: by bytes it would come last),
+    // then 3, builds 21 (t 5-7), then 31 (7-11), which holds the foreign key back (both lock table 3); the foreign
+    // key follows at 11, while A still loads.
+    expect(log.filter((l) => l.id !== 101 && l.id !== 11).map((l) => [l.id, l.start])).toEqual([[102, 0], [103, 2], [21, 5], [31, 7], [90, 11]]);
+    expect(at(90).start).toBeLessThan(at(101).end);
+    expect(Math.max(...log.map((l) => l.end))).toBe(14);
+  });
+
   it('runs everything with one worker too, and an empty plan at once', async () => {
     const { log, done } = await simulate([data(1, 10), data(2, 5)], [post(11, 1, 10)], 1, {});
     await done;

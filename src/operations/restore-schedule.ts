@@ -1,5 +1,6 @@
-/** The schedule of a parallel restore: `jobs` workers take the next ready item, biggest first. Data items are ready
- *  from the start; a post item (a table's indexes and keys) becomes ready once the data of all its tables is in.
+/** The schedule of a parallel restore: `jobs` workers take the next ready item, biggest first (by rank). Data items
+ *  are ready from the start; a post item (a table's indexes and keys, or a foreign key) becomes ready once the data
+ *  of all its tables is in and the post items it comes after are built.
  *  As in pg_restore -j, a worker with no data left builds indexes instead of idling while another still loads, and
  *  an item that alters a table never runs beside another item on that table (its lock would make one of them
  *  wait, holding a worker).
@@ -21,22 +22,27 @@ export async function runRestoreItems(
   if (signal?.aborted) cancel();
   else signal?.addEventListener('abort', cancel, { once: true });
   const loaded = new Set<number>();
+  /** Entries of post items built. */
+  const built = new Set<number>();
   const waiting = [...postItems];
   const ready: ({ kind: 'data'; item: DataItem } | { kind: 'post'; item: PostItem })[] = dataItems.map((item) => ({ kind: 'data' as const, item }));
   const idle: (() => void)[] = [];
   /** Post items running, for the lock rule. */
   const running = new Set<PostItem>();
+  const locks = (p: PostItem): number[] => p.locks ?? p.tables;
   const conflicts = (p: PostItem): boolean =>
-    [...running].some((r) => (r.exclusive || p.exclusive) && r.tables.some((t) => p.tables.includes(t)));
+    [...running].some((r) => (r.exclusive || p.exclusive) && locks(r).some((t) => locks(p).includes(t)));
+  const rank = (r: (typeof ready)[number]): number => r.item.rank ?? r.item.bytes;
   let loading = 0;
   let failure: { err: unknown } | undefined;
   const release = (): void => {
     for (let i = 0; i < waiting.length; ) {
-      if (waiting[i]!.tables.every((t) => loaded.has(t))) ready.push({ kind: 'post', item: waiting.splice(i, 1)[0]! });
+      const w = waiting[i]!;
+      if (w.tables.every((t) => loaded.has(t)) && (w.after ?? []).every((d) => built.has(d))) ready.push({ kind: 'post', item: waiting.splice(i, 1)[0]! });
       else i++;
     }
     // Stable: among equals, data before indexes and the plan's order.
-    ready.sort((x, y) => y.item.bytes - x.item.bytes);
+    ready.sort((x, y) => rank(y) - rank(x));
     for (const wake of idle.splice(0)) wake();
   };
   const worker = async (): Promise<void> => {
@@ -63,6 +69,7 @@ export async function runRestoreItems(
           running.add(next.item);
           try {
             await run.post(next.item, stop.signal);
+            for (const id of next.item.dumpIds) built.add(id);
           } finally {
             running.delete(next.item);
           }

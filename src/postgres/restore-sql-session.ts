@@ -5,8 +5,8 @@
  *  pg_restore that restores the rest, so they follow its version and options: restoreSettings), then per entry
  *  `SET default_tablespace` when the entry names another tablespace than the last one set, then the entry's
  *  definition as one simple query (pg_backup_archiver.c: _doSetFixedOutputState, _selectTablespace,
- *  _printTocEntry). Only INDEX and CONSTRAINT entries are taken: pg_restore sets no owner for them (they have none of
- *  their own), and they have no data and no ACL. Only archives whose TOC pg_restore would not re-encode or re-path
+ *  _printTocEntry). Only INDEX, CONSTRAINT and FK CONSTRAINT entries are taken: pg_restore sets no owner for them
+ *  (they have none of their own), and they have no data and no ACL. Only archives whose TOC pg_restore would not re-encode or re-path
  *  per entry (sessionFits). Failures are the coded errors of a pg_restore run of the entry; cancellation cancels the
  *  running statement, as pg_restore's signal handler does. */
 import { connect as netConnect } from 'node:net';
@@ -20,7 +20,7 @@ import { describeTarget, type PgConnectionConfig } from './pg-connection-config.
 import { TransientErrorConnectionLost, UserErrorPgToolCancelled, UserErrorPgToolFailed } from './pg-errors.ts';
 
 /** Entry kinds a session restores: post-data entries with no owner, ACL or data of their own. */
-export const sessionEntryDescs: ReadonlySet<string> = new Set(['INDEX', 'CONSTRAINT']);
+export const sessionEntryDescs: ReadonlySet<string> = new Set(['INDEX', 'CONSTRAINT', 'FK CONSTRAINT']);
 
 /** Whether the archive's entries can go through a session unchanged:
  *  - its encoding is UTF8: the TOC is read as UTF-8 text and node-postgres sends UTF-8, so the definitions of an

@@ -244,6 +244,13 @@ describe('runRestore into a newer major as a CREATEDB role', () => {
     expect(await summary(dst, 'parallel')).toEqual(expected);
     // Its post item ran as SQL over a worker's session, not as one more pg_restore run; no session stays open.
     expect(report.log).toContain('pgvault: creating INDEX "public.big_id_filler"');
+    // So did the foreign key, once both tables were in and the key it references built (not in the final pg_restore).
+    const fkAt = report.log.indexOf('pgvault: creating FK CONSTRAINT "shop.orders orders_customer_id_fkey"');
+    expect(fkAt).toBeGreaterThanOrEqual(0);
+    expect(fkAt).toBeGreaterThan(report.log.findIndex((l) => l.includes('CONSTRAINT "shop.customers customers_pkey"')));
+    expect(
+      await dst.query(`SELECT conname, convalidated FROM pg_constraint WHERE contype = 'f' AND conrelid = 'shop.orders'::regclass`, [], 'parallel'),
+    ).toEqual([{ conname: 'orders_customer_id_fkey', convalidated: true }]);
     const left = async (): Promise<number> => (await dst.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = 'parallel'`))[0]!.n;
     for (let i = 0; i < 100 && (await left()) > 0; i++) await new Promise((r) => setTimeout(r, 50));
     expect(await left()).toBe(0);
