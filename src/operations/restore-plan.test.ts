@@ -221,6 +221,33 @@ describe('planRestore', () => {
     expect(dataItems.find((d) => d.tables.includes(lines1.dumpId))!.rank).toBe(40 * MiB);
     expect(postItems.find((p) => p.dumpIds.includes(itemsPk.dumpId))!.rank).toBe(40 * MiB);
   });
+
+  it("makes every foreign key wait for extension configuration data (no TABLE entry of its own); a NOT VALID one hurries nothing", () => {
+    const ext = entry('EXTENSION', 'postgis', null);
+    const places = entry('TABLE', 'places', 'shop', { dependencies: [schema.dumpId] });
+    const placesData = entry('TABLE DATA', 'places', 'shop', { dependencies: [places.dumpId] });
+    // pg_dump: the config table's data depends on the table, which belongs to the extension and has no entry.
+    const srsData = entry('TABLE DATA', 'spatial_ref_sys', 'public', { dependencies: [99999] });
+    const placesFk = entry('FK CONSTRAINT', 'places places_srid_fkey', 'shop', { dependencies: [places.dumpId, ext.dumpId] });
+    const lazyFk = entry('FK CONSTRAINT', 'places places_other_fkey', 'shop', {
+      dependencies: [places.dumpId],
+      defn: 'ALTER TABLE shop.places\n    ADD CONSTRAINT places_other_fkey FOREIGN KEY (other) REFERENCES shop.places(id) NOT VALID;\n',
+    });
+    const plan = planRestore({
+      toc: [schema, ext, places, placesData, srsData, placesFk, lazyFk],
+      blocks: [
+        { dumpId: placesData.dumpId, kind: 'data', offset: 1000, lengthBytes: 50 * MiB },
+        { dumpId: srsData.dumpId, kind: 'data', offset: 1000 + 50 * MiB, lengthBytes: 2000 },
+      ],
+      targetIsSuperuser: true,
+    });
+    const { dataItems, postItems } = plan.parallel;
+    const small = dataItems.find((d) => d.dumpIds.includes(srsData.dumpId))!;
+    expect(small.tables).toEqual([srsData.dumpId]);
+    expect(postItems.find((p) => p.dumpIds[0] === placesFk.dumpId)).toMatchObject({ tables: [places.dumpId, srsData.dumpId], bytes: 50 * MiB });
+    expect(postItems.find((p) => p.dumpIds[0] === lazyFk.dumpId)).toMatchObject({ tables: [places.dumpId, srsData.dumpId], bytes: 0 });
+    expect(small.rank).toBe(50 * MiB); // raised by the validated one only
+  });
 });
 
 describe('splitTableName', () => {

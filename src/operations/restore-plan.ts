@@ -346,7 +346,13 @@ function parallelItems(toc: readonly TocEntry[], blocks: readonly DataBlock[], s
     .filter((e) => e.desc === 'BLOB METADATA' || (e.section === 'none' ? sections.get(e.dumpId) !== 'post-data' : e.section === 'pre-data'))
     .map((e) => e.dumpId);
   const dataEntries = toc.filter((e) => e.section === 'data' && e.desc !== 'BLOB METADATA' && selected.has(e.dumpId));
-  const tablesOf = (e: TocEntry): number[] => (e.desc === 'TABLE DATA' ? [...new Set(e.dependencies)].filter((d) => byId.get(d)?.desc === 'TABLE') : []);
+  // The data of an extension's configuration table (PostGIS's spatial_ref_sys rows) has no TABLE entry of its own:
+  // its entry stands in for the table, so that what must wait for it (a foreign key) can.
+  const tablesOf = (e: TocEntry): number[] => {
+    if (e.desc !== 'TABLE DATA') return [];
+    const tables = [...new Set(e.dependencies)].filter((d) => byId.get(d)?.desc === 'TABLE');
+    return tables.length > 0 ? tables : [e.dumpId];
+  };
   const dataItems: DataItem[] = [];
   const small: TocEntry[] = [];
   for (const e of dataEntries) {
@@ -407,8 +413,9 @@ function parallelItems(toc: readonly TocEntry[], blocks: readonly DataBlock[], s
  *  scale-100 restore), a tail on one core when left to the final phase. Only a foreign key whose every other
  *  dependency is restored before (pre-data, or a post item) is taken; one that waits for an entry of the final phase
  *  (a key on a partitioned table, attached there) stays there. It locks both tables and their partitions (ALTER TABLE
- *  ADD FOREIGN KEY recurses into them): it waits for their data and runs beside no other item on them. The data and
- *  keys it waits for rank with its biggest table, so that a small table's data does not come last and hold it. */
+ *  ADD FOREIGN KEY recurses into them): it waits for their data (and for any extension configuration data) and runs
+ *  beside no other item on them. The data and keys it waits for rank with its biggest table, so that a small
+ *  table's data does not come last and hold it. */
 function foreignKeyItems(
   toc: readonly TocEntry[],
   selected: Set<number>,
@@ -423,12 +430,16 @@ function foreignKeyItems(
   for (const p of postItems) for (const id of p.dumpIds) built.set(id, p);
   const loadedBy = new Map<number, DataItem>();
   for (const d of dataItems) for (const t of d.tables) loadedBy.set(t, d);
-  // A partition's or inheritance child's TABLE entry depends on its parent's.
+  // A partition's TABLE entry depends on its parent's (so does an inheritance child's, and a table using another's
+  // row type: locked and waited for too, which only costs time).
   const children = new Map<number, number[]>();
   for (const e of toc) {
     if (e.desc !== 'TABLE') continue;
     for (const d of new Set(e.dependencies)) if (isTable(d)) children.set(d, [...(children.get(d) ?? []), e.dumpId]);
   }
+  // Extension configuration data (tablesOf): the table it fills is not in the archive, so a foreign key to it cannot
+  // be told apart; every foreign key waits for all of it.
+  const configData = dataItems.flatMap((d) => d.tables).filter((t) => byId.get(t)?.desc === 'TABLE DATA');
   const items: PostItem[] = [];
   for (const e of toc) {
     if (e.desc !== 'FK CONSTRAINT' || e.section !== 'post-data' || !selected.has(e.dumpId)) continue;
@@ -437,16 +448,19 @@ function foreignKeyItems(
     if (!deps.some(isTable) || !others.every((d) => preData.has(d) || built.has(d))) continue;
     const locks = new Set(deps.filter(isTable));
     for (const t of locks) for (const c of children.get(t) ?? []) locks.add(c); // grows while iterated: all levels
-    const tables = [...locks].filter((t) => loadedBy.has(t));
+    const tables = [...[...locks].filter((t) => loadedBy.has(t)), ...configData];
+    // NOT VALID: nothing to check, nothing to hurry.
+    const validates = !/\bNOT VALID\s*;?\s*$/.test(e.defn ?? '');
     const item: PostItem = {
       dumpIds: [e.dumpId],
       tables,
       locks: [...locks],
       after: others.filter((d) => built.has(d)),
       exclusive: true,
-      bytes: Math.max(0, ...tables.map((t) => tableBytes.get(t) ?? 0)),
+      bytes: validates ? Math.max(0, ...tables.map((t) => tableBytes.get(t) ?? 0)) : 0,
     };
     items.push(item);
+    if (!validates) continue;
     const raise = (x: DataItem | PostItem): void => void (x.rank = Math.max(x.rank ?? x.bytes, item.bytes));
     for (const t of tables) raise(loadedBy.get(t)!);
     for (const d of item.after!) raise(built.get(d)!);

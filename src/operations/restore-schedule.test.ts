@@ -2,6 +2,7 @@
  *  indexes never before its data, a free worker builds indexes while another still loads, an ALTER TABLE never
  *  beside another item on its table, a failure stops it. */
 import { describe, expect, it } from 'vitest';
+import { InternalErrorUnexpected } from '../lib/index.ts';
 import type { DataItem, PostItem } from './restore-plan.ts';
 import { runRestoreItems } from './restore-schedule.ts';
 
@@ -88,6 +89,29 @@ describe('runRestoreItems', () => {
     expect(log.filter((l) => l.id !== 101 && l.id !== 11).map((l) => [l.id, l.start])).toEqual([[102, 0], [103, 2], [21, 5], [31, 7], [90, 11]]);
     expect(at(90).start).toBeLessThan(at(101).end);
     expect(Math.max(...log.map((l) => l.end))).toBe(14);
+  });
+
+  it('never starts a foreign key before the key it references, even when it outranks it', async () => {
+    // Tables 2 and 3 are in at t 1; the foreign key (rank 300) outranks 2's key (100), which it comes after.
+    const fk: PostItem = { dumpIds: [90], tables: [2, 3], locks: [2, 3], after: [21], exclusive: true, bytes: 300 };
+    const { log, done } = await simulate([data(1, 1000), data(2, 100), data(3, 100)], [post(21, 2, 100, true), fk], 2, { 101: 10, 102: 1, 103: 1, 21: 2, 90: 2 });
+    await done;
+    const at = (id: number) => log.find((l) => l.id === id)!;
+    expect(at(90).start).toBeGreaterThanOrEqual(at(21).end);
+  });
+
+  it('fails loudly when an item can never become ready, and with the cancel reason when cancelled between items', async () => {
+    const orphan: PostItem = { dumpIds: [90], tables: [1], after: [77], exclusive: true, bytes: 10 };
+    const err = await runRestoreItems([data(1, 10)], [orphan], 2, { data: async () => undefined, post: async () => undefined }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InternalErrorUnexpected);
+    expect((err as Error).message).toContain('entries 90');
+
+    const ac = new AbortController();
+    const cancelled = runRestoreItems([data(1, 10), data(2, 10)], [], 1, {
+      data: async () => void ac.abort(new Error('cancelled by the user')),
+      post: async () => undefined,
+    }, ac.signal);
+    await expect(cancelled).rejects.toThrow('cancelled by the user');
   });
 
   it('runs everything with one worker too, and an empty plan at once', async () => {

@@ -7,6 +7,7 @@
  *  After a failure no new item starts and the items running are told to stop (the signal each runner gets aborts:
  *  a three-hour load beside an index that failed in the first minute would otherwise hold the error for three
  *  hours); once they have ended, the first error is thrown. No I/O of its own: the runners do the work. */
+import { InternalErrorUnexpected } from '../lib/index.ts';
 import type { DataItem, PostItem } from './restore-plan.ts';
 
 export async function runRestoreItems(
@@ -90,4 +91,11 @@ export async function runRestoreItems(
     signal?.removeEventListener('abort', cancel);
   }
   if (failure) throw failure.err;
+  if (stop.signal.aborted) throw stop.signal.reason; // cancelled between two items
+  // A plan whose item waits for what no item does would otherwise end "successfully" without it.
+  if (waiting.length > 0) {
+    throw new InternalErrorUnexpected(`the parallel restore ended with ${waiting.length} item(s) never ready (entries ${waiting.flatMap((w) => w.dumpIds).join(', ')})`, {
+      hint: 'This is a bug in pgvault: please report it with the job log. A serial restore (jobs 1) does not use this schedule.',
+    });
+  }
 }

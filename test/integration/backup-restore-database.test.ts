@@ -247,7 +247,9 @@ describe('runRestore into a newer major as a CREATEDB role', () => {
     // So did the foreign key, once both tables were in and the key it references built (not in the final pg_restore).
     const fkAt = report.log.indexOf('pgvault: creating FK CONSTRAINT "shop.orders orders_customer_id_fkey"');
     expect(fkAt).toBeGreaterThanOrEqual(0);
-    expect(fkAt).toBeGreaterThan(report.log.findIndex((l) => l.includes('CONSTRAINT "shop.customers customers_pkey"')));
+    const keyAt = report.log.findIndex((l) => l.includes('CONSTRAINT "shop.customers customers_pkey"'));
+    expect(keyAt).toBeGreaterThanOrEqual(0);
+    expect(fkAt).toBeGreaterThan(keyAt);
     expect(
       await dst.query(`SELECT conname, convalidated FROM pg_constraint WHERE contype = 'f' AND conrelid = 'shop.orders'::regclass`, [], 'parallel'),
     ).toEqual([{ conname: 'orders_customer_id_fkey', convalidated: true }]);
