@@ -98,6 +98,14 @@ describe('planRestore', () => {
     const plan = planRestore({ toc, blocks, selection: { schemas: ['shop'] }, targetIsSuperuser: true });
     expect(plan.selected).toContain(fk.dumpId);
     expect(plan.selected).not.toContain(other.dumpId);
+    // A foreign key of the schema to a table of another schema left out stays out, with its comment.
+    const fkOut = entry('FK CONSTRAINT', 'orders orders_audit_fk', 'shop', { dependencies: [orders.dumpId, other.dumpId] });
+    const fkOutComment = entry('COMMENT', 'CONSTRAINT orders_audit_fk ON shop.orders', 'shop', { section: 'none', dependencies: [fkOut.dumpId] });
+    const across = planRestore({ toc: [...toc, fkOut, fkOutComment], blocks, selection: { schemas: ['shop'] }, targetIsSuperuser: true });
+    expect(across.selected).toContain(fk.dumpId);
+    expect(across.selected).not.toContain(fkOut.dumpId);
+    expect(across.selected).not.toContain(fkOutComment.dumpId);
+    expect(planRestore({ toc: [...toc, fkOut, fkOutComment], blocks, selection: { schemas: ['shop', 'public'] }, targetIsSuperuser: true }).selected).toContain(fkOut.dumpId);
     expect(() => planRestore({ toc, blocks, selection: { schemas: ['nope'] }, targetIsSuperuser: true })).toThrow(/schema "nope"/);
     expect(() => planRestore({ toc, blocks, selection: { tables: ['shop.nope'] }, targetIsSuperuser: true })).toThrow(/table "shop"."nope"/);
   });

@@ -6,7 +6,8 @@ import { UserErrorInvalidInput } from '../lib/index.ts';
 import { type DataBlock, type TocEntry, type TocSection } from '../postgres/index.ts';
 
 export interface RestoreSelection {
-  /** Restore these schemas whole (the schema itself, every object in it and their data). */
+  /** Restore these schemas whole (the schema itself, every object in it and their data), but foreign keys to tables
+   *  of other schemas. */
   schemas?: string[];
   /** Restore these tables ("schema.table", or "table" for public) with their data, indexes, constraints,
    *  triggers, defaults, owned sequences, comments and ACLs. Foreign keys to tables left out are dropped. */
@@ -180,6 +181,15 @@ function selectEntries(toc: readonly TocEntry[], byId: Map<number, TocEntry>, se
     // The public schema exists in every new database: its CREATE would fail.
     for (const e of found) if (!(e.desc === 'SCHEMA' && e.tag === 'public')) chosen.add(e.dumpId);
   }
+  // A foreign key of a chosen schema to a table of a schema left out would fail the restore ("relation does not
+  // exist"): it stays out, as for chosen tables (the closure below never adds one either).
+  const outside = new Set<number>();
+  for (const e of all) {
+    if (e.desc !== 'FK CONSTRAINT' || !chosen.has(e.dumpId)) continue;
+    if (e.dependencies.some((d) => relationDescs.has(byId.get(d)?.desc ?? '') && !chosen.has(d))) outside.add(e.dumpId);
+  }
+  // With their comments and security labels.
+  for (const e of all) if (chosen.has(e.dumpId) && (outside.has(e.dumpId) || e.dependencies.some((d) => outside.has(d)))) chosen.delete(e.dumpId);
   const tableSeeds: TocEntry[] = [];
   for (const name of sel.tables ?? []) {
     const [schema, table] = splitTableName(name);

@@ -71,11 +71,14 @@ beforeAll(async () => {
      CREATE INDEX orders_placed ON shop.orders (placed);
      CREATE TABLE public.notes (id int PRIMARY KEY, body text);
      CREATE TABLE public.big (id int, filler text);
+     -- Keys within its schema and to another: a restore of the shop schema alone keeps the first, leaves out the second.
+     CREATE TABLE shop.order_notes (order_id bigint NOT NULL REFERENCES shop.orders(id), note_id int REFERENCES public.notes(id));
      INSERT INTO shop.customers (name, email) SELECT 'customer ' || g, 'c' || g || '@example.com' FROM generate_series(1, 500) g;
      INSERT INTO shop.orders (customer_id, total, placed, doc, raw)
        SELECT 1 + g % 500, g * 0.37, timestamptz '2026-01-01' + g * interval '1 minute', jsonb_build_object('n', g, 'tags', jsonb_build_array('a', g % 7)), decode(md5(g::text), 'hex')
        FROM generate_series(1, 5000) g;
      INSERT INTO public.notes SELECT g, repeat('note ', g % 20) FROM generate_series(1, 300) g;
+     INSERT INTO shop.order_notes SELECT g, g % 300 + 1 FROM generate_series(1, 200) g;
      INSERT INTO public.big SELECT g, md5(g::text) || repeat(md5((g * 7)::text), 3) FROM generate_series(1, 150000) g;
      -- ~21 MB: its own data item in a parallel restore, and a post item (a key and a two-column index) built once it is in.
      ALTER TABLE public.big ADD CONSTRAINT big_pkey PRIMARY KEY (id);
@@ -337,8 +340,12 @@ describe('runRestore into a newer major as a CREATEDB role', () => {
   it('restores a chosen schema', async () => {
     await runRestore(vault, backup.manifest.id as ManifestId, 'shopdb', dstCfg, { newDatabase: 'only_shop', schemas: ['shop'], clients });
     const got = await summary(dst, 'only_shop');
-    expect(Object.keys(got).filter((k) => k.includes('.')).sort()).toEqual(['shop.customers', 'shop.orders']);
+    expect(Object.keys(got).filter((k) => k.includes('.')).sort()).toEqual(['shop.customers', 'shop.order_notes', 'shop.orders']);
     expect(got['shop.orders']).toBe(expected['shop.orders']);
+    expect(got['shop.order_notes']).toBe(expected['shop.order_notes']);
+    // The keys within the schema are there; the one to public.notes, left out, is not (it would fail the restore).
+    const fks = await dst.query<{ conname: string }>(`SELECT conname FROM pg_constraint WHERE contype = 'f' AND connamespace = 'shop'::regnamespace ORDER BY 1`, [], 'only_shop');
+    expect(fks.map((r) => r.conname)).toEqual(['order_notes_order_id_fkey', 'orders_customer_id_fkey']);
   });
 });
 
