@@ -296,7 +296,7 @@ export const RestoreRequest = Type.Object(
       Type.Boolean({ description: 'with createRoles, as a superuser: also give SUPERUSER, REPLICATION, BYPASSRLS and server-side role memberships (withheld otherwise)' }),
     ),
     spool: Type.Optional(Type.Boolean({ description: 'with jobs > 1: write the archive to a local temp file first and run plain pg_restore -j on it' })),
-    schemas: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 63 }), { maxItems: 1000, description: 'item-level: restore only these schemas, whole' })),
+    schemas: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 63 }), { maxItems: 1000, description: 'item-level: restore only these schemas, whole (but foreign keys to tables of other schemas)' })),
     tables: Type.Optional(
       Type.Array(Type.String({ minLength: 1, maxLength: 300 }), {
         maxItems: 10000,
