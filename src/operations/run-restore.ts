@@ -18,6 +18,7 @@ import { IntegrityError, UserError, UserErrorInvalidInput, UserErrorNotFound, ty
 import {
   ArchiveReader,
   reblockArchive,
+  tocEncoding,
   truncateBeforeCopy,
   type ArchiveHeader,
   type ReblockOptions,
@@ -194,7 +195,7 @@ type Connection = Parameters<Parameters<typeof withConnection>[1]>[0];
 
 /** CREATE DATABASE with the archive's encoding and locale; without the locale when the target lacks it. */
 async function createDatabase(c: Connection, name: string, toc: readonly TocEntry[]): Promise<void> {
-  const encoding = /'([^']+)'/.exec(toc.find((e) => e.desc === 'ENCODING')?.defn ?? '')?.[1] ?? 'UTF8';
+  const encoding = tocEncoding(toc) ?? 'UTF8';
   const dbDefn = toc.find((e) => e.desc === 'DATABASE')?.defn ?? '';
   const locale = /\bLOCALE = '([^']+)'/.exec(dbDefn)?.[1];
   const collate = /\bLC_COLLATE = '([^']+)'/.exec(dbDefn)?.[1] ?? locale;
@@ -295,7 +296,16 @@ export async function runRestore(
     const reblock = header.compression === 'none' ? { tocEndOffset: loadToc.length, intSize: header.intSize } : undefined;
     const listFile = join(dir, 'restore.list');
     await writeFile(listFile, renderRestoreList(plan.selected, toc), { mode: 0o600 });
-    const base = { database: opts.newDatabase, client, noOwner: !plan.keepOwners, noTablespaces: opts.noTablespaces === true, list: listFile, signal: opts.signal };
+    const encoding = tocEncoding(toc);
+    const base = {
+      database: opts.newDatabase,
+      client,
+      noOwner: !plan.keepOwners,
+      noTablespaces: opts.noTablespaces === true,
+      list: listFile,
+      signal: opts.signal,
+      ...(encoding ? { encoding } : {}),
+    };
     const cfg = target;
 
     if (mode === 'serial') {

@@ -64,6 +64,36 @@ export interface SpawnPgToolArgs {
   acceptErrors?: (errors: string[]) => boolean;
   /** Grace before SIGKILL after SIGTERM on cancellation. */
   killGraceMs?: number;
+  /** The PostgreSQL encoding of what the tool writes to stderr beyond English text (names from an archive's TOC,
+   *  the server's messages in its client_encoding): its log lines are decoded from it. UTF-8 when unset or unknown. */
+  stderrEncoding?: string;
+}
+
+/** The WHATWG label (TextDecoder) of a PostgreSQL encoding name, or undefined when Node cannot decode it (then the
+ *  lines are read as UTF-8, as before). */
+export function textDecoderLabel(pgEncoding: string): string | undefined {
+  const e = pgEncoding.toUpperCase().replace(/[-\s]/g, '_');
+  const latin: Record<string, string> = { '1': '1', '2': '2', '3': '3', '4': '4', '5': '9', '6': '10', '7': '13', '8': '14', '9': '15', '10': '16' };
+  let label: string | undefined;
+  let m: RegExpExecArray | null;
+  if (e === 'UTF8' || e === 'UNICODE') label = 'utf-8';
+  else if ((m = /^LATIN(\d+)$/.exec(e))) label = latin[m[1]!] ? `iso-8859-${latin[m[1]!]}` : undefined;
+  else if ((m = /^ISO_8859_(\d+)$/.exec(e))) label = `iso-8859-${m[1]}`;
+  else if ((m = /^WIN(125\d)$/.exec(e))) label = `windows-${m[1]}`;
+  else {
+    const named: Record<string, string> = {
+      WIN866: 'ibm866', WIN874: 'windows-874', KOI8R: 'koi8-r', KOI8U: 'koi8-u', EUC_JP: 'euc-jp', SJIS: 'shift_jis',
+      EUC_KR: 'euc-kr', BIG5: 'big5', GBK: 'gbk', GB18030: 'gb18030', EUC_CN: 'gbk',
+    };
+    label = named[e];
+  }
+  if (!label) return undefined;
+  try {
+    new TextDecoder(label);
+    return label;
+  } catch {
+    return undefined;
+  }
 }
 
 const maxLogLines = 5000;
@@ -152,8 +182,10 @@ export function spawnPgTool(a: SpawnPgToolArgs): PgToolProcess {
     }
   };
   let partial = '';
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (s: string) => {
+  // A decoder keeps a character split between two reads whole, as setEncoding('utf8') does.
+  const decoder = new TextDecoder((a.stderrEncoding && textDecoderLabel(a.stderrEncoding)) ?? 'utf-8');
+  child.stderr.on('data', (b: Buffer) => {
+    const s = decoder.decode(b, { stream: true });
     const parts = (partial + s).split('\n');
     partial = parts.pop() ?? '';
     for (const p of parts) addLine(p);
@@ -293,6 +325,7 @@ export function spawnPgTool(a: SpawnPgToolArgs): PgToolProcess {
       if (graceTimer) clearTimeout(graceTimer);
       cleanup();
       a.signal?.removeEventListener('abort', onAbort);
+      partial += decoder.decode();
       if (partial) addLine(partial);
       partial = '';
       if (dropped > 0) log.push(`[pgvault: ${dropped} further stderr lines were not kept]`);

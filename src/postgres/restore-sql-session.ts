@@ -12,7 +12,7 @@
 import { connect as netConnect } from 'node:net';
 import pg from 'pg';
 import { PgvaultError } from '../lib/index.ts';
-import type { TocEntry } from './archive/index.ts';
+import { tocEncoding, type TocEntry } from './archive/index.ts';
 import { connect, mapClientError } from './connect.ts';
 import { quoteIdent } from './grant-script.ts';
 import { mapPgFailureText } from './map-pg-failure.ts';
@@ -27,7 +27,7 @@ export const sessionEntryDescs: ReadonlySet<string> = new Set(['INDEX', 'CONSTRA
  *    archive in another encoding (LATIN1 names or predicate literals) would not reach the server byte for byte;
  *  - it has a SEARCHPATH entry (pg_dump 10.3 and later): without one pg_restore sets search_path per entry. */
 export function sessionFits(toc: readonly TocEntry[]): boolean {
-  const encoding = /'([^']+)'/.exec(toc.find((e) => e.desc === 'ENCODING')?.defn ?? '')?.[1];
+  const encoding = tocEncoding(toc);
   return encoding?.toUpperCase().replace(/[-_]/g, '') === 'UTF8' && toc.some((e) => e.desc === 'SEARCHPATH');
 }
 

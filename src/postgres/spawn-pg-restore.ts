@@ -40,6 +40,9 @@ export interface SpawnPgRestoreOptions {
   exitOnError?: boolean;
   /** --single-transaction (not with jobs). */
   singleTransaction?: boolean;
+  /** The archive's encoding (its ENCODING entry): pg_restore writes the TOC's names and the server's messages (its
+   *  client_encoding is the archive's) in it, and its log lines are decoded from it. */
+  encoding?: string;
   signal?: AbortSignal;
   onProgress?: (p: PgToolProgress) => void;
   /** pg_restore exits 1 when it went on after errors; return true to accept them (see missingRoles()). */
@@ -102,6 +105,7 @@ export function spawnPgRestore(cfg: PgConnectionConfig, opts: SpawnPgRestoreOpti
     ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     ...(opts.acceptErrors ? { acceptErrors: opts.acceptErrors } : {}),
+    ...(opts.encoding ? { stderrEncoding: opts.encoding } : {}),
   });
 }
 

@@ -373,7 +373,10 @@ describe('a database in another encoding than UTF8', () => {
       `CREATE TABLE "Größe" (id int PRIMARY KEY, status text, note text);
        -- ~12 MB: a data item of its own, and a post item (its key and the partial index) once it is in.
        INSERT INTO "Größe" SELECT g, CASE WHEN g % 3 = 0 THEN 'gelöscht' ELSE 'aktiv' END, repeat('Grüße ', 12) || g FROM generate_series(1, 120000) g;
-       CREATE INDEX "größe_gelöscht" ON "Größe" (id) WHERE status = 'gelöscht';`,
+       CREATE INDEX "größe_gelöscht" ON "Größe" (id) WHERE status = 'gelöscht';
+       -- A foreign key: its own post item, built by a pg_restore run here (no session for this encoding).
+       CREATE TABLE "Maße" (id int PRIMARY KEY, "größe" int NOT NULL CONSTRAINT "maße_größe_fkey" REFERENCES "Größe"(id));
+       INSERT INTO "Maße" SELECT g, g * 7 FROM generate_series(1, 5000) g;`,
       [],
       'latin',
     );
@@ -385,6 +388,10 @@ describe('a database in another encoding than UTF8', () => {
     // The TOC is read as UTF-8 and node-postgres speaks UTF-8: the indexes were built by pg_restore, not by a session.
     expect(report.log.some((l) => l.startsWith('pgvault: creating'))).toBe(false);
     expect(report.log.some((l) => /^pg_restore: creating INDEX "public\.gr/.test(l))).toBe(true);
+    // pg_restore writes the TOC's names in the archive's encoding: the job log reads them as such.
+    expect(report.log).toContain('pg_restore: creating FK CONSTRAINT "public.Maße maße_größe_fkey"');
+    expect(report.log.join('\n')).not.toContain('\uFFFD');
+    expect(await dst.query(`SELECT conname, convalidated FROM pg_constraint WHERE contype = 'f'`, [], 'latin_j2')).toEqual([{ conname: 'maße_größe_fkey', convalidated: true }]);
   });
 });
 

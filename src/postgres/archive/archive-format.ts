@@ -81,3 +81,9 @@ export interface DataBlock {
   offset: number;
   lengthBytes: number;
 }
+
+/** The archive's encoding, from its ENCODING entry (`SET client_encoding = 'LATIN1';`): the encoding of its names,
+ *  definitions and data. Undefined when the archive has none. */
+export function tocEncoding(toc: readonly { desc: string; defn: string | null }[]): string | undefined {
+  return /'([^']+)'/.exec(toc.find((e) => e.desc === 'ENCODING')?.defn ?? '')?.[1];
+}
