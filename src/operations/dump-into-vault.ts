@@ -41,7 +41,8 @@ export async function dumpIntoVault(
   cfg: PgConnectionConfig,
   database: string,
   client: PgClient,
-  opts: { signal?: AbortSignal; onProgress?: (p: DumpProgress) => void } = {},
+  /** encoding: the database's (pg_dump's log lines are decoded from it). */
+  opts: { signal?: AbortSignal; onProgress?: (p: DumpProgress) => void; encoding?: string } = {},
 ): Promise<DumpedDatabase> {
   const blocks: DataBlock[] = [];
   let header: ArchiveHeader | undefined;
@@ -63,6 +64,7 @@ export async function dumpIntoVault(
   const dump = spawnPgDump(cfg, {
     database,
     client,
+    ...(opts.encoding ? { encoding: opts.encoding } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
     ...(progress ? { onProgress: (p) => progress({ database, bytesDumped: p.bytes, ...((p.currentTable ?? currentTable) ? { currentTable: p.currentTable ?? currentTable } : {}) }) } : {}),
   });

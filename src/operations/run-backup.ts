@@ -60,7 +60,7 @@ export async function runBackup(vault: Vault, cfg: PgConnectionConfig, opts: Bac
   };
   const writer = vault.beginManifest(meta);
   try {
-    const dumped = await dumpIntoVault(writer, cfg, opts.database, client, { signal: opts.signal, onProgress: opts.onProgress });
+    const dumped = await dumpIntoVault(writer, cfg, opts.database, client, { signal: opts.signal, onProgress: opts.onProgress, encoding: server.encoding });
     if (opts.signal?.aborted) throw opts.signal.reason;
     const manifest = await writer.commit();
     const archive = manifest.entries.find((e) => e.name === entryNames.archive(opts.database));

@@ -34,7 +34,7 @@ export async function runServerBackup(vault: Vault, cfg: PgConnectionConfig, opt
   const server = await serverInfo(cfg);
   const dumpClient = pickClient(opts.clients, 'pg_dump', server.major);
   const dumpallClient = pickClient(opts.clients, 'pg_dumpall', server.major);
-  const { included: databases, skipped } = await databasesToBackUp(cfg, opts.exclude);
+  const { included: databases, skipped, encodings } = await databasesToBackUp(cfg, opts.exclude);
   const meta: PointMeta = {
     ...opts.meta,
     pgvault: 'recovery-point.v1',
@@ -74,7 +74,7 @@ export async function runServerBackup(vault: Vault, cfg: PgConnectionConfig, opt
             log.push(`pgvault: database "${db}" left out: dropped while the backup ran`);
             continue;
           }
-          dumped.push(await dumpIntoVault(writer, cfg, db, dumpClient, { signal, onProgress: opts.onProgress }));
+          dumped.push(await dumpIntoVault(writer, cfg, db, dumpClient, { signal, onProgress: opts.onProgress, encoding: encodings.get(db) }));
         } catch (err) {
           failure ??= { err };
           stop.abort(err);

@@ -10,12 +10,15 @@ export interface ServerInfo {
   isSuperuser: boolean;
   canCreateDb: boolean;
   canCreateRole: boolean;
+  /** The encoding of the database connected to (server_encoding). */
+  encoding: string;
 }
 
 export async function serverInfo(cfg: PgConnectionConfig): Promise<ServerInfo> {
   return withConnection(cfg, async (c) => {
-    const r = await c.query<{ v: string; n: string; role: string; super: boolean; createdb: boolean; createrole: boolean }>(
+    const r = await c.query<{ v: string; n: string; role: string; super: boolean; createdb: boolean; createrole: boolean; enc: string }>(
       `SELECT current_setting('server_version') AS v, current_setting('server_version_num') AS n, current_user AS role,
+              current_setting('server_encoding') AS enc,
               r.rolsuper AS super, r.rolcreatedb AS createdb, r.rolcreaterole AS createrole
          FROM pg_roles r WHERE r.rolname = current_user`,
     );
@@ -29,6 +32,7 @@ export async function serverInfo(cfg: PgConnectionConfig): Promise<ServerInfo> {
       isSuperuser: row.super,
       canCreateDb: row.createdb || row.super,
       canCreateRole: row.createrole || row.super,
+      encoding: row.enc,
     };
   });
 }
@@ -58,11 +62,15 @@ export const azureDefaultExclusions: Required<DatabaseExclusions> = {
  *  and the others, each with why it is left out, for the job's log and the point's meta (nothing left out silently).
  *  An invalid database (datconnlimit = -2: a DROP DATABASE interrupted, 15.4/14.9/13.12 and later) is left out as
  *  list-databases.ts leaves it out: pg_dump cannot connect to it, and it would fail every run. */
-export async function databasesToBackUp(cfg: PgConnectionConfig, exclude: DatabaseExclusions = {}): Promise<{ included: string[]; skipped: { name: string; why: string }[] }> {
+export async function databasesToBackUp(
+  cfg: PgConnectionConfig,
+  exclude: DatabaseExclusions = {},
+): Promise<{ included: string[]; skipped: { name: string; why: string }[]; encodings: Map<string, string> }> {
   return withConnection(cfg, async (c) => {
     const rows = (
-      await c.query<{ datname: string; owner: string; datallowconn: boolean; datistemplate: boolean; invalid: boolean }>(
-        `SELECT d.datname, pg_get_userbyid(d.datdba) AS owner, d.datallowconn, d.datistemplate, d.datconnlimit = -2 AS invalid
+      await c.query<{ datname: string; owner: string; datallowconn: boolean; datistemplate: boolean; invalid: boolean; enc: string }>(
+        `SELECT d.datname, pg_get_userbyid(d.datdba) AS owner, d.datallowconn, d.datistemplate, d.datconnlimit = -2 AS invalid,
+                pg_encoding_to_char(d.encoding) AS enc
            FROM pg_database d ORDER BY d.datname`,
       )
     ).rows;
@@ -87,6 +95,6 @@ export async function databasesToBackUp(cfg: PgConnectionConfig, exclude: Databa
       if (why === undefined) included.push(r.datname);
       else skipped.push({ name: r.datname, why });
     }
-    return { included, skipped };
+    return { included, skipped, encodings: new Map(rows.map((r) => [r.datname, r.enc])) };
   });
 }

@@ -15,6 +15,9 @@ export interface SpawnPgDumpOptions {
   onProgress?: (p: PgToolProgress) => void;
   /** --lock-wait-timeout: fail with UserErrorLockTimeout instead of waiting for a conflicting lock. */
   lockWaitTimeoutMs?: number;
+  /** The database's encoding: pg_dump's client_encoding, in which it writes table names and the server's messages
+   *  (its log lines are decoded from it). */
+  encoding?: string;
   /** Further pg_dump options (--schema, --table, --exclude-table-data, --snapshot …). Options that choose the
    *  connection, the output or the format are refused: those belong to pgvault. */
   extraArgs?: string[];
@@ -65,6 +68,7 @@ export function spawnPgDump(cfg: PgConnectionConfig, opts: SpawnPgDumpOptions): 
     args,
     ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+    ...(opts.encoding ? { stderrEncoding: opts.encoding } : {}),
   });
 }
 

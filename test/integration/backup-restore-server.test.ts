@@ -242,8 +242,11 @@ describe('globals through a database in another encoding', () => {
   it('keep a non-ASCII role name when dumped through a LATIN1 database, and recreate it as it was', async () => {
     await src.query(`CREATE ROLE "Jürgen" NOLOGIN`);
     await src.query(`CREATE DATABASE latin_conn TEMPLATE template0 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C'`);
+    await src.query(`CREATE TABLE "Größe" (n int); INSERT INTO "Größe" VALUES (1)`, [], 'latin_conn');
     try {
       const p = await runServerBackup(vault, parsePgUrl(src.url('latin_conn')), { clients, exclude: { names: ['alpha', 'beta', 'postgres', 'skipme'] } });
+      // Each database's pg_dump log is read in that database's encoding.
+      expect(p.log).toContain('[latin_conn] pg_dump: dumping contents of table "public.Größe"');
       const globals = (await collect(vault.load(p.manifest.id as ManifestId, entryNames.globals))).toString('utf8');
       expect(globals).toContain(`SET client_encoding = 'LATIN1';`);
       expect(globals).toContain('CREATE ROLE "Jürgen";');
