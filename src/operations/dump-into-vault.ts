@@ -3,7 +3,7 @@
  *  No temp file anywhere. It never commits: the caller commits only after every dump of the point succeeded. */
 import { Readable } from 'node:stream';
 import type { PgConnectionConfig, PgClient, DataBlock, ArchiveHeader } from '../postgres/index.ts';
-import { createArchiveTap, spawnPgDump } from '../postgres/index.ts';
+import { createArchiveTap, spawnPgDump, tocEncoding } from '../postgres/index.ts';
 import type { EntryInfo, ManifestWriter } from '../vault/index.ts';
 import { buildArchiveIndex, type ArchiveIndexRecord } from './archive-index.ts';
 
@@ -52,6 +52,9 @@ export async function dumpIntoVault(
   const tap = createArchiveTap({
     onHeader: (h) => (header = h),
     onToc: (toc) => {
+      // What pg_dump really writes in: its client_encoding, recorded in the ENCODING entry.
+      const encoding = tocEncoding(toc);
+      if (encoding) dump.setStderrEncoding(encoding);
       tocEntries = toc.length;
       for (const e of toc) if (e.hadDumper) tableOf.set(e.dumpId, e.namespace ? `${e.namespace}.${e.tag ?? ''}` : (e.tag ?? ''));
     },

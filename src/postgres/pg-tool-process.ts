@@ -48,6 +48,9 @@ export interface PgToolProcess {
   done: Promise<PgToolResult>;
   log: string[];
   kill(): void;
+  /** The PostgreSQL encoding of the stderr lines still to come (pg_dump learns its client_encoding on connecting:
+   *  the ENCODING entry of its TOC says which). */
+  setStderrEncoding(pgEncoding: string): void;
 }
 
 export interface SpawnPgToolArgs {
@@ -181,14 +184,22 @@ export function spawnPgTool(a: SpawnPgToolArgs): PgToolProcess {
       progress();
     }
   };
-  let partial = '';
-  // A decoder keeps a character split between two reads whole, as setEncoding('utf8') does.
-  const decoder = new TextDecoder((a.stderrEncoding && textDecoderLabel(a.stderrEncoding)) ?? 'utf-8');
+  // Lines are cut at the byte level (no encoding PostgreSQL serves has a 0x0A inside a character) and each is decoded
+  // whole once complete, in the encoding known then.
+  let decoder = new TextDecoder((a.stderrEncoding && textDecoderLabel(a.stderrEncoding)) ?? 'utf-8');
+  let partial: Buffer[] = [];
+  const flushLine = (): void => {
+    addLine(decoder.decode(partial.length === 1 ? partial[0] : Buffer.concat(partial)));
+    partial = [];
+  };
   child.stderr.on('data', (b: Buffer) => {
-    const s = decoder.decode(b, { stream: true });
-    const parts = (partial + s).split('\n');
-    partial = parts.pop() ?? '';
-    for (const p of parts) addLine(p);
+    let start = 0;
+    for (let nl = b.indexOf(10); nl !== -1; nl = b.indexOf(10, start)) {
+      partial.push(b.subarray(start, nl));
+      flushLine();
+      start = nl + 1;
+    }
+    if (start < b.length) partial.push(b.subarray(start));
   });
 
   let cancelled: PgvaultError | undefined;
@@ -325,9 +336,7 @@ export function spawnPgTool(a: SpawnPgToolArgs): PgToolProcess {
       if (graceTimer) clearTimeout(graceTimer);
       cleanup();
       a.signal?.removeEventListener('abort', onAbort);
-      partial += decoder.decode();
-      if (partial) addLine(partial);
-      partial = '';
+      if (partial.length > 0) flushLine();
       if (dropped > 0) log.push(`[pgvault: ${dropped} further stderr lines were not kept]`);
       const result: PgToolResult = { tool, exitCode: code ?? -1, durationMs: Date.now() - started, bytes, log, errors: [] };
       if (cancelled) {
@@ -370,6 +379,9 @@ export function spawnPgTool(a: SpawnPgToolArgs): PgToolProcess {
     log,
     kill: () => {
       if (!exited) onAbort();
+    },
+    setStderrEncoding: (pgEncoding: string) => {
+      decoder = new TextDecoder(textDecoderLabel(pgEncoding) ?? 'utf-8');
     },
   };
 }

@@ -15,8 +15,9 @@ export interface SpawnPgDumpOptions {
   onProgress?: (p: PgToolProgress) => void;
   /** --lock-wait-timeout: fail with UserErrorLockTimeout instead of waiting for a conflicting lock. */
   lockWaitTimeoutMs?: number;
-  /** The database's encoding: pg_dump's client_encoding, in which it writes table names and the server's messages
-   *  (its log lines are decoded from it). */
+  /** The database's encoding: pg_dump's client_encoding unless the connection options, the database, the role or
+   *  the server's configuration set another. Its log lines (table names, the server's messages) are decoded from the
+   *  connection options' client_encoding if set, else from this, until setStderrEncoding says otherwise. */
   encoding?: string;
   /** Further pg_dump options (--schema, --table, --exclude-table-data, --snapshot …). Options that choose the
    *  connection, the output or the format are refused: those belong to pgvault. */
@@ -61,6 +62,8 @@ export function spawnPgDump(cfg: PgConnectionConfig, opts: SpawnPgDumpOptions): 
   const args = ['--format=custom', '--compress=0', '--verbose', '--no-password', `--dbname=${toConninfo(cfg, { database: opts.database ?? cfg.database })}`];
   if (opts.lockWaitTimeoutMs !== undefined) args.push(`--lock-wait-timeout=${Math.max(1, Math.round(opts.lockWaitTimeoutMs))}`);
   args.push(...extra);
+  const asked = cfg.options?.client_encoding;
+  const stderrEncoding = asked && asked.toLowerCase() !== 'auto' ? asked : opts.encoding;
   return spawnPgTool({
     tool: 'pg_dump',
     client: opts.client,
@@ -68,7 +71,7 @@ export function spawnPgDump(cfg: PgConnectionConfig, opts: SpawnPgDumpOptions): 
     args,
     ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
-    ...(opts.encoding ? { stderrEncoding: opts.encoding } : {}),
+    ...(stderrEncoding ? { stderrEncoding } : {}),
   });
 }
 

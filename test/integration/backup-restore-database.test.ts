@@ -394,6 +394,19 @@ describe('a database in another encoding than UTF8', () => {
     expect(report.log).toContain('pg_restore: creating FK CONSTRAINT "public.Maße maße_größe_fkey"');
     expect(report.log.join('\n')).not.toContain('\uFFFD');
     expect(await dst.query(`SELECT conname, convalidated FROM pg_constraint WHERE contype = 'f'`, [], 'latin_j2')).toEqual([{ conname: 'maße_größe_fkey', convalidated: true }]);
+
+    // pg_dump writes in its client_encoding, which the connection options or the database's settings may make
+    // another than the database's: its log is read in that one (from the options, then from the archive's TOC).
+    const viaOptions = await runBackup(vault, { ...srcCfg, database: 'latin', options: { ...srcCfg.options, client_encoding: 'UTF8' } }, { database: 'latin', clients });
+    expect(viaOptions.log).toContain('pg_dump: dumping contents of table "public.Größe"');
+    await src.query(`ALTER DATABASE latin SET client_encoding = 'UTF8'`);
+    try {
+      const viaDatabase = await runBackup(vault, srcCfg, { database: 'latin', clients });
+      expect(viaDatabase.log).toContain('pg_dump: dumping contents of table "public.Größe"');
+      expect(viaDatabase.log.join('\n')).not.toMatch(/Ã|\uFFFD/);
+    } finally {
+      await src.query(`ALTER DATABASE latin RESET client_encoding`);
+    }
   });
 });
 
