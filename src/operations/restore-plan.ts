@@ -411,7 +411,7 @@ function parallelItems(toc: readonly TocEntry[], blocks: readonly DataBlock[], s
     else for (const id of ids) postItems.push({ dumpIds: [id], tables: [t], exclusive: exclusive([id]), bytes });
   }
   if (smallItem && ofSmall.length > 0) postItems.push({ dumpIds: ofSmall, tables: smallItem.tables, exclusive: exclusive(ofSmall), bytes: smallItem.bytes });
-  postItems.push(...foreignKeyItems(toc, selected, new Set(preData), dataItems, postItems, tableBytes));
+  postItems.push(...foreignKeyItems(toc, byId, selected, new Set(preData), dataItems, postItems, tableBytes));
   postItems.sort((x, y) => y.bytes - x.bytes);
   const earlier = new Set([...preData, ...dataItems.flatMap((i) => i.dumpIds), ...postItems.flatMap((i) => i.dumpIds)]);
   const final = toc.filter((e) => selected.has(e.dumpId) && !earlier.has(e.dumpId)).map((e) => e.dumpId);
@@ -428,13 +428,13 @@ function parallelItems(toc: readonly TocEntry[], blocks: readonly DataBlock[], s
  *  table's data does not come last and hold it. */
 function foreignKeyItems(
   toc: readonly TocEntry[],
+  byId: ReadonlyMap<number, TocEntry>,
   selected: Set<number>,
   preData: Set<number>,
   dataItems: DataItem[],
   postItems: PostItem[],
   tableBytes: Map<number, number>,
 ): PostItem[] {
-  const byId = new Map(toc.map((e) => [e.dumpId, e]));
   const isTable = (id: number): boolean => byId.get(id)?.desc === 'TABLE';
   const built = new Map<number, PostItem>();
   for (const p of postItems) for (const id of p.dumpIds) built.set(id, p);

@@ -6,8 +6,8 @@
  *  `SET default_tablespace` when the entry names another tablespace than the last one set, then the entry's
  *  definition as one simple query (pg_backup_archiver.c: _doSetFixedOutputState, _selectTablespace,
  *  _printTocEntry). Only INDEX, CONSTRAINT and FK CONSTRAINT entries are taken: pg_restore sets no owner for them
- *  (they have none of their own), and they have no data and no ACL. Only archives whose TOC pg_restore would not re-encode or re-path
- *  per entry (sessionFits). Failures are the coded errors of a pg_restore run of the entry; cancellation cancels the
+ *  (they have none of their own), and they have no data and no ACL. Only archives whose TOC pg_restore would not
+ *  re-encode or re-path per entry (sessionFits). Failures are the coded errors of a pg_restore run of the entry; cancellation cancels the
  *  running statement, as pg_restore's signal handler does. */
 import { connect as netConnect } from 'node:net';
 import pg from 'pg';
