@@ -1,16 +1,19 @@
 /** Re-blocking on real archives written by pg_dump 15 through a pipe: pg_restore reading the re-blocked stream
  *  produces the same script as from the original, table data arrives in few large chunks instead of one per
  *  row, large objects pass unchanged, the output does not depend on how the input is split, and a cut archive
- *  is an error. */
+ *  is an error. copyDataMessages turns the table-data blocks into CopyData messages whose rows are exactly what
+ *  pg_restore would send. */
 import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type PgCluster } from '../../../test/support/index.ts';
-import { ArchiveReader, IntegrityErrorArchiveMalformed, readArchiveIndex, reblockArchive } from './index.ts';
+import { ArchiveReader, copyDataMessages, IntegrityErrorArchiveMalformed, readArchiveIndex, reblockArchive, type CopyDataEvent, type DataBlock } from './index.ts';
 
 let cluster: PgCluster;
 let archive: Buffer;
 let tocEndOffset: number;
+let blocks: DataBlock[];
+let names: Map<number, string>;
 
 beforeAll(async () => {
   cluster = await startCluster({ major: 15 });
@@ -31,7 +34,10 @@ beforeAll(async () => {
   });
   if (r.status !== 0) throw new Error(`pg_dump failed: ${r.stderr.toString()}`);
   archive = r.stdout;
-  tocEndOffset = (await readArchiveIndex([archive])).tocEndOffset;
+  const index = await readArchiveIndex([archive]);
+  tocEndOffset = index.tocEndOffset;
+  blocks = index.blocks;
+  names = new Map(index.toc.map((e) => [e.dumpId, `${e.namespace}.${e.tag}`]));
 });
 
 afterAll(async () => {
@@ -144,6 +150,82 @@ describe('reblockArchive', () => {
   it('reports a cut archive as malformed', async () => {
     for (const cut of [tocEndOffset + 3, Math.floor(archive.length / 2), archive.length - 7]) {
       await expect(reblock(archive.subarray(0, cut))).rejects.toBeInstanceOf(IntegrityErrorArchiveMalformed);
+    }
+  });
+});
+
+describe('copyDataMessages', () => {
+  /** The table-data blocks of the archive, as a data item of a parallel restore reads them (its blocks' ranges). */
+  const tableData = (): Buffer => Buffer.concat(blocks.filter((b) => b.kind === 'data').map((b) => archive.subarray(b.offset, b.offset + b.lengthBytes)));
+
+  async function messages(bytes: Buffer, pieces: number[] = [bytes.length], targetBytes?: number): Promise<CopyDataEvent[]> {
+    async function* split(): AsyncGenerator<Buffer> {
+      for (let at = 0, k = 0; at < bytes.length; ) {
+        const n = Math.max(1, pieces[k++ % pieces.length]!);
+        yield Buffer.from(bytes.subarray(at, at + n)); // each piece a buffer of its own, as the vault lends them
+        at += n;
+      }
+    }
+    const out: CopyDataEvent[] = [];
+    for await (const e of copyDataMessages(split(), { intSize: 4, ...(targetBytes ? { targetBytes } : {}) })) {
+      out.push(e.kind === 'data' ? { kind: 'data', message: Buffer.from(e.message) } : e);
+    }
+    return out;
+  }
+
+  /** Each table's rows as pg_restore prints them between its COPY and the end marker. */
+  function rowsInScript(): Map<string, string> {
+    const rows = new Map<string, string>();
+    for (const m of script(archive).matchAll(/^COPY (\S+) .*FROM stdin;\n([\s\S]*?)^\\\.\n/gm)) rows.set(m[1]!, m[2]!);
+    return rows;
+  }
+
+  it('yields the rows of each table as CopyData messages of at most the target size, the very bytes pg_restore sends', async () => {
+    const events = await messages(tableData(), undefined, 4096);
+    const rows = new Map<string, Buffer[]>();
+    let table: string | undefined;
+    for (const e of events) {
+      if (e.kind === 'block') {
+        expect(table).toBeUndefined();
+        table = names.get(e.dumpId);
+        rows.set(table!, []);
+      } else if (e.kind === 'end') table = undefined;
+      else {
+        // Byte1('d'), Int32 length counting itself, then the rows.
+        expect(e.message[0]).toBe(0x64);
+        expect(e.message.readUInt32BE(1)).toBe(e.message.length - 1);
+        expect(e.message.length).toBeLessThanOrEqual(5 + 4096);
+        expect(e.message.length).toBeGreaterThan(5);
+        rows.get(table!)!.push(e.message.subarray(5));
+      }
+    }
+    expect(table).toBeUndefined();
+    const expected = rowsInScript();
+    expect([...rows.keys()].sort()).toEqual(['public.empty_table', 'public.items', 'public.wide']);
+    // pg_dump ends each table's data with the end marker and two empty lines; pg_restore sends them too.
+    for (const [name, parts] of rows) expect(Buffer.concat(parts).toString('utf8')).toBe(`${expected.get(name) ?? ''}\\.\n\n\n`);
+    // The 3000 rows of items travel in a few messages, not one per row.
+    expect(rows.get('public.items')!.length).toBeLessThan(40);
+  });
+
+  it('does not depend on how the input is split', async () => {
+    const flat = (events: CopyDataEvent[]): Buffer =>
+      Buffer.concat(events.map((e) => (e.kind === 'data' ? e.message : Buffer.from(e.kind === 'block' ? `[block ${e.dumpId}]` : '[end]'))));
+    const whole = flat(await messages(tableData()));
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.integer({ min: 1, max: 70_000 }), { minLength: 1, maxLength: 8 }), async (pieces) => {
+        expect(flat(await messages(tableData(), pieces)).equals(whole)).toBe(true);
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  it('refuses a large-object block, and reports a cut block as malformed', async () => {
+    const blob = blocks.find((b) => b.kind === 'blobs')!;
+    await expect(messages(archive.subarray(blob.offset, blob.offset + blob.lengthBytes))).rejects.toThrow(/large-object block/);
+    const data = tableData();
+    for (const cut of [3, Math.floor(data.length / 2), data.length - 2]) {
+      await expect(messages(data.subarray(0, cut))).rejects.toBeInstanceOf(IntegrityErrorArchiveMalformed);
     }
   });
 });

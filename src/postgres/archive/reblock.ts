@@ -78,6 +78,16 @@ class Input {
     }
   }
 
+  /** The next int of the stream (the archive's: a sign byte, then `intSize` bytes); the archive must not end before
+   *  it does. */
+  async int(intSize: number, where: string): Promise<number> {
+    if (this.available < 1 + intSize) await this.fill(1 + intSize);
+    if (this.available < 1 + intSize) throw new IntegrityErrorArchiveMalformed(`the archive ends inside ${where}`);
+    const v = readIntAt(this.buf, this.pos, intSize);
+    this.pos += 1 + intSize;
+    return v;
+  }
+
   async close(): Promise<void> {
     this.#done(this.#bufSource);
     this.#bufSource = undefined;
@@ -122,8 +132,9 @@ function writeIntAt(out: Buffer, at: number, v: number, intSize: number): void {
 }
 
 /** The block being filled with a table's data. The per-row loop lives here, in a method of one class, and not in the
- *  generator below: V8 optimized that generator anew for every data item of a parallel restore (a closure passed
- *  in was a new one each time), 10 times at ~130 ms of compiler thread each, more than the loop itself cost. */
+ *  generators below: V8 optimized such a generator anew for every data item of a parallel restore (a closure passed
+ *  in was a new one each time), 10 times at ~130 ms of compiler thread each, more than the loop itself cost. The
+ *  block starts with room for its header: the archive's length word, or a CopyData message's type and length. */
 class DataBlockWriter {
   used: number;
 
@@ -131,8 +142,14 @@ class DataBlockWriter {
     public out: Buffer,
     readonly intSize: number,
     readonly cap: number,
+    /** A CopyData message ('d', int32 length) instead of an archive chunk ([int length]). */
+    readonly copyData: boolean,
   ) {
-    this.used = 1 + intSize;
+    this.used = copyData ? copyHeaderBytes : 1 + intSize;
+  }
+
+  get empty(): boolean {
+    return this.used === (this.copyData ? copyHeaderBytes : 1 + this.intSize);
   }
 
   /** Copies the whole chunks of `b` from `p` on that fit, in place of their length words; returns where it stopped:
@@ -160,11 +177,48 @@ class DataBlockWriter {
     return p;
   }
 
-  /** The block with its length word written. */
+  /** The block with its header written. */
   finish(): Buffer {
-    writeIntAt(this.out, 0, this.used - 1 - this.intSize, this.intSize);
+    if (this.copyData) {
+      this.out[0] = copyDataType;
+      this.out.writeUInt32BE(this.used - 1, 1);
+    } else writeIntAt(this.out, 0, this.used - 1 - this.intSize, this.intSize);
     return this.used === this.cap ? this.out : this.out.subarray(0, this.used);
   }
+}
+
+/** The protocol's CopyData message: Byte1('d'), Int32 length (itself included), the data. */
+const copyDataType = 0x64;
+const copyHeaderBytes = 5;
+
+/** Reads the stream's table-data chunks ([int length][bytes], up to a zero length) into `target`-sized blocks and
+ *  yields each block once full, and the last one, if not empty, at the zero length. */
+async function* tableDataBlocks(input: Input, intSize: number, cap: number, copyData: boolean, block: ((bytes: number) => Buffer) | undefined): AsyncGenerator<Buffer> {
+  const newBlock = (): DataBlockWriter => new DataBlockWriter(block?.(cap) ?? Buffer.allocUnsafe(cap), intSize, cap, copyData);
+  let writer = newBlock();
+  for (;;) {
+    // Fast path: whole chunks inside the current buffer that fit into the block (most rows are short).
+    input.pos = writer.packWhole(input.buf, input.pos);
+    let len = await input.int(intSize, 'table data');
+    if (len < 0) throw new IntegrityErrorArchiveMalformed('a data chunk has a negative length');
+    if (len === 0) break;
+    while (len > 0) {
+      if (input.available === 0) {
+        await input.fill(1);
+        if (input.available === 0) throw new IntegrityErrorArchiveMalformed('the archive ends inside a data chunk');
+      }
+      const k = Math.min(len, input.available, cap - writer.used);
+      input.buf.copy(writer.out, writer.used, input.pos, input.pos + k);
+      input.pos += k;
+      writer.used += k;
+      len -= k;
+      if (writer.used === cap) {
+        yield writer.finish();
+        writer = newBlock();
+      }
+    }
+  }
+  if (!writer.empty) yield writer.finish();
 }
 
 /** Yields the archive with each table's data in chunks of about `targetBytes`. */
@@ -172,21 +226,10 @@ export async function* reblockArchive(
   source: AsyncIterable<Buffer | Uint8Array>,
   opts: ReblockOptions & ReblockBuffers & { targetBytes?: number },
 ): AsyncGenerator<Buffer> {
-  const target = opts.targetBytes ?? 256 * 1024;
   const intSize = opts.intSize;
   const intBytes = 1 + intSize;
-  const cap = intBytes + target;
+  const cap = intBytes + (opts.targetBytes ?? defaultTargetBytes);
   const input = new Input(source, opts.consumed);
-  const newBlock = (): DataBlockWriter => new DataBlockWriter(opts.block?.(cap) ?? Buffer.allocUnsafe(cap), intSize, cap);
-  const malformed = (why: string): IntegrityErrorArchiveMalformed => new IntegrityErrorArchiveMalformed(why);
-  /** The next int of the stream; the archive must not end before it does. */
-  const nextInt = async (where: string): Promise<number> => {
-    if (input.available < intBytes) await input.fill(intBytes);
-    if (input.available < intBytes) throw malformed(`the archive ends inside ${where}`);
-    const v = readIntAt(input.buf, input.pos, intSize);
-    input.pos += intBytes;
-    return v;
-  };
   const int = (v: number): Buffer => {
     const b = Buffer.allocUnsafe(intBytes);
     writeIntAt(b, 0, v, intSize);
@@ -196,7 +239,7 @@ export async function* reblockArchive(
   async function* pass(n: number): AsyncGenerator<Buffer> {
     while (n > 0) {
       await input.fill(1);
-      if (input.available === 0) throw malformed('the archive ends inside a block');
+      if (input.available === 0) throw new IntegrityErrorArchiveMalformed('the archive ends inside a block');
       const k = Math.min(n, input.available);
       yield Buffer.from(input.buf.subarray(input.pos, input.pos + k)); // a copy: the window is reused
       input.pos += k;
@@ -207,22 +250,17 @@ export async function* reblockArchive(
   try {
     yield* pass(opts.tocEndOffset);
     for (;;) {
-      await input.fill(1 + intBytes);
-      if (input.available === 0) return;
-      if (input.available < 1 + intBytes) throw malformed('the archive ends inside a block header');
-      const type = input.buf[input.pos]!;
-      if (type !== BLK_DATA && type !== BLK_BLOBS) throw malformed(`unknown data block type ${type}`);
-      yield Buffer.from(input.buf.subarray(input.pos, input.pos + 1 + intBytes)); // type and dump id
-      input.pos += 1 + intBytes;
-
-      if (type === BLK_BLOBS) {
+      const head = await blockHeader(input, intSize);
+      if (!head) return;
+      yield Buffer.from(input.buf.subarray(input.pos - 1 - intBytes, input.pos)); // type and dump id
+      if (head.type === BLK_BLOBS) {
         // Large objects: [oid] then chunks up to a zero length, per object, up to a zero oid. Passed through.
         for (;;) {
-          const oid = await nextInt('a large-object block');
+          const oid = await input.int(intSize, 'a large-object block');
           yield int(oid);
           if (oid === 0) break;
           for (;;) {
-            const len = await nextInt('a large object');
+            const len = await input.int(intSize, 'a large object');
             yield int(len);
             if (len === 0) break;
             yield* pass(len);
@@ -230,33 +268,51 @@ export async function* reblockArchive(
         }
         continue;
       }
-
       // Table data: chunks joined into `target`-sized ones, each [int length][bytes], then the zero length.
-      let block = newBlock();
-      for (;;) {
-        // Fast path: whole chunks inside the current buffer that fit into the block (most rows are short).
-        input.pos = block.packWhole(input.buf, input.pos);
-        let len = await nextInt('table data');
-        if (len < 0) throw malformed('a data chunk has a negative length');
-        if (len === 0) break;
-        while (len > 0) {
-          if (input.available === 0) {
-            await input.fill(1);
-            if (input.available === 0) throw malformed('the archive ends inside a data chunk');
-          }
-          const k = Math.min(len, input.available, cap - block.used);
-          input.buf.copy(block.out, block.used, input.pos, input.pos + k);
-          input.pos += k;
-          block.used += k;
-          len -= k;
-          if (block.used === cap) {
-            yield block.finish();
-            block = newBlock();
-          }
-        }
-      }
-      if (block.used > intBytes) yield block.finish();
+      yield* tableDataBlocks(input, intSize, cap, false, opts.block);
       yield int(0);
+    }
+  } finally {
+    await input.close();
+  }
+}
+
+const defaultTargetBytes = 256 * 1024;
+
+/** The next block's type and dump id, read (undefined at the end of the stream). */
+async function blockHeader(input: Input, intSize: number): Promise<{ type: number; dumpId: number } | undefined> {
+  const intBytes = 1 + intSize;
+  await input.fill(1 + intBytes);
+  if (input.available === 0) return undefined;
+  if (input.available < 1 + intBytes) throw new IntegrityErrorArchiveMalformed('the archive ends inside a block header');
+  const type = input.buf[input.pos]!;
+  if (type !== BLK_DATA && type !== BLK_BLOBS) throw new IntegrityErrorArchiveMalformed(`unknown data block type ${type}`);
+  const dumpId = readIntAt(input.buf, input.pos + 1, intSize);
+  input.pos += 1 + intBytes;
+  return { type, dumpId };
+}
+
+/** What copyDataMessages yields: a table's data block starts, one CopyData message of its rows, or its end. */
+export type CopyDataEvent = { kind: 'block'; dumpId: number } | { kind: 'data'; message: Buffer } | { kind: 'end' };
+
+/** Reads the table-data blocks of an uncompressed custom archive (what follows its TOC, or the byte ranges of some of
+ *  its blocks) and yields their rows as the protocol's CopyData messages of about `targetBytes` each, ready to be
+ *  written to a server in copy-in mode as they are: a restore session loads a table with them (restore-sql-session.ts)
+ *  where pg_restore would send the same bytes. A large-object block is refused: only pg_restore loads those. */
+export async function* copyDataMessages(
+  source: AsyncIterable<Buffer | Uint8Array>,
+  opts: { intSize: number; targetBytes?: number } & ReblockBuffers,
+): AsyncGenerator<CopyDataEvent> {
+  const cap = copyHeaderBytes + (opts.targetBytes ?? defaultTargetBytes);
+  const input = new Input(source, opts.consumed);
+  try {
+    for (;;) {
+      const head = await blockHeader(input, opts.intSize);
+      if (!head) return;
+      if (head.type !== BLK_DATA) throw new IntegrityErrorArchiveMalformed(`a large-object block (dump id ${head.dumpId}) where only table data was expected`);
+      yield { kind: 'block', dumpId: head.dumpId };
+      for await (const message of tableDataBlocks(input, opts.intSize, cap, true, opts.block)) yield { kind: 'data', message };
+      yield { kind: 'end' };
     }
   } finally {
     await input.close();

@@ -32,19 +32,13 @@ export function truncateBeforeCopy(tocBytes: Buffer, toc: readonly TocEntry[], d
   const edits: { offset: number; length: number; bytes: Buffer }[] = [];
   const rewritten: number[] = [];
   for (const e of toc) {
-    if (!dumpIds.has(e.dumpId) || e.desc !== 'TABLE DATA' || !e.copyStmt || e.namespace === null || e.tag === null) continue;
-    const name = copyTarget(e.copyStmt);
-    if (!name || name.schema !== e.namespace || name.table !== e.tag) continue;
+    if (!dumpIds.has(e.dumpId)) continue;
+    const sql = truncatingCopy(e);
     const span = reader.copyStmtSpans.get(e.dumpId);
-    if (!span) continue;
+    if (sql === undefined || !span) continue;
     const raw = tocBytes.subarray(span.offset + 1 + intSize, span.offset + span.length);
-    if (!raw.equals(Buffer.from(e.copyStmt, 'utf8'))) continue;
-    // pg_dump ends every copy statement with " FROM stdin;\n": the rows then go in frozen (FREEZE is allowed because
-    // the TRUNCATE gave the table a new file in this transaction). Anything else keeps its COPY as it is.
-    const copyBytes = raw.subarray(raw.length - fromStdin.length).equals(fromStdin)
-      ? Buffer.concat([raw.subarray(0, raw.length - 2), Buffer.from(' WITH (FREEZE);\n')])
-      : raw;
-    const stmt = Buffer.concat([Buffer.from('TRUNCATE TABLE ONLY '), Buffer.from(name.text, 'utf8'), Buffer.from(';\n'), copyBytes]);
+    if (!raw.equals(Buffer.from(e.copyStmt!, 'utf8'))) continue;
+    const stmt = Buffer.from(sql, 'utf8');
     edits.push({ offset: span.offset, length: span.length, bytes: Buffer.concat([writeInt(stmt.length, intSize), stmt]) });
     rewritten.push(e.dumpId);
   }
@@ -60,7 +54,19 @@ export function truncateBeforeCopy(tocBytes: Buffer, toc: readonly TocEntry[], d
   return { bytes: Buffer.concat(parts), rewritten };
 }
 
-const fromStdin = Buffer.from(' FROM stdin;\n');
+/** A TABLE DATA entry's copy statement preceded by the TRUNCATE of its table, its rows loaded frozen (see
+ *  truncateBeforeCopy): "TRUNCATE TABLE ONLY t;\nCOPY t (…) FROM stdin WITH (FREEZE);\n". Undefined when its COPY does
+ *  not name its own table (pg_dump --load-via-partition-root copies into the root). pg_dump ends every copy statement
+ *  with " FROM stdin;\n"; anything else keeps its COPY as it is, without FREEZE. */
+export function truncatingCopy(e: TocEntry): string | undefined {
+  if (e.desc !== 'TABLE DATA' || !e.copyStmt || e.namespace === null || e.tag === null) return undefined;
+  const name = copyTarget(e.copyStmt);
+  if (!name || name.schema !== e.namespace || name.table !== e.tag) return undefined;
+  const copy = e.copyStmt.endsWith(fromStdin) ? `${e.copyStmt.slice(0, -2)} WITH (FREEZE);\n` : e.copyStmt;
+  return `TRUNCATE TABLE ONLY ${name.text};\n${copy}`;
+}
+
+const fromStdin = ' FROM stdin;\n';
 
 /** The custom format's WriteInt: a sign byte, then intSize bytes little-endian. */
 function writeInt(value: number, intSize: number): Buffer {
