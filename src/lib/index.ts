@@ -1,7 +1,8 @@
-/** Project-agnostic pieces shared by every module: the error model, redaction, the clock.
+/** Project-agnostic pieces shared by every module: the error model, redaction, the clock, stream backpressure.
  *  Imports nothing but Node built-ins. */
 export * from './errors.ts';
 export * from './redact.ts';
 export * from './clock.ts';
+export * from './drained.ts';
 export * from './schedule/index.ts';
 export * from './retention/index.ts';

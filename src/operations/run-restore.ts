@@ -1,10 +1,10 @@
 /** Restore as database: one database of a recovery point into a new database on any target server (same or
  *  newer major), created by a role with CREATEDB. Serial restore streams the archive straight from the vault into
  *  pg_restore. Parallel restore keeps pg_restore -j's gain without a spool file: pre-data from the TOC alone, then
- *  N workers taking ready items biggest first (restore-schedule.ts): a table's data through `pg_restore
- *  --section=data` fed a partial archive (header + TOC + that table's block, read from the vault by range), and once
- *  it is in, its indexes and keys (as SQL over reused sessions: restore-sql-session.ts); the rest of post-data
- *  with -j from a tiny TOC-only file. Spool mode (the whole archive in a private temp file, then plain pg_restore
+ *  N workers taking ready items biggest first (restore-schedule.ts): a table's data (its block read from the vault
+ *  by range, loaded with COPY over a reused session: restore-sql-session.ts; or by a pg_restore run fed a partial
+ *  archive, header + TOC + that block, for large objects and archives a session cannot take), and once it is in, its
+ *  indexes and keys (as SQL over those sessions); the rest of post-data with -j from a tiny TOC-only file. Spool mode (the whole archive in a private temp file, then plain pg_restore
  *  -j) only when asked. Missing roles are reported
  *  with the ACL entries skipped; it never drops a database unless `replace` was asked. */
 import { createHash } from 'node:crypto';
@@ -12,12 +12,14 @@ import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable, type Writable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { IntegrityError, UserError, UserErrorInvalidInput, UserErrorNotFound, type PgvaultErrorOptions } from '../lib/index.ts';
+import { drained, IntegrityError, InternalErrorUnexpected, UserError, UserErrorInvalidInput, UserErrorNotFound, type PgvaultErrorOptions } from '../lib/index.ts';
 import {
   ArchiveReader,
+  copyDataMessages,
   reblockArchive,
+  truncatingCopy,
   tocEncoding,
   truncateBeforeCopy,
   type ArchiveHeader,
@@ -375,19 +377,10 @@ async function feed(p: PgToolProcess, sources: (AsyncIterable<Buffer> | Buffer)[
     }
   }
   const giveBack = (b: Buffer): void => opts.vault?.reuse(b);
-  const spareBlocks: Buffer[] = [];
-  const blocks = new WeakSet<ArrayBufferLike>();
-  const block = (bytes: number): Buffer => {
-    const spare = spareBlocks.pop();
-    const b = spare?.length === bytes ? spare : Buffer.allocUnsafeSlow(bytes);
-    blocks.add(b.buffer);
-    return b;
-  };
-  const items = opts.reblock ? reblockArchive(concat(), { ...opts.reblock, consumed: giveBack, block }) : concat();
+  const blocks = new BlockPool();
+  const items = opts.reblock ? reblockArchive(concat(), { ...opts.reblock, consumed: giveBack, block: blocks.block }) : concat();
   const written = (b: Buffer): void => {
-    if (blocks.has(b.buffer)) {
-      if (spareBlocks.length < 4) spareBlocks.push(Buffer.from(b.buffer, 0, b.buffer.byteLength));
-    } else if (!opts.reblock) giveBack(b);
+    if (!blocks.written(b) && !opts.reblock) giveBack(b);
   };
   // A tool that stops (failed, or done without needing the rest) ends the feed at once, even while a vault read is
   // pending: what that read would bring (or the error it would raise) no longer matters.
@@ -430,19 +423,26 @@ async function feed(p: PgToolProcess, sources: (AsyncIterable<Buffer> | Buffer)[
   return n;
 }
 
-/** Resolves when `w` may take more, or is gone (closed or failed: the caller then stops). */
-function drained(w: Writable): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      w.off('drain', done);
-      w.off('close', done);
-      w.off('error', done);
-      resolve();
-    };
-    w.on('drain', done);
-    w.on('close', done);
-    w.on('error', done);
-  });
+/** The buffers of re-blocked table data (reblockArchive, copyDataMessages): a block written out comes back for the
+ *  next one, so that a load allocates no memory per block. */
+class BlockPool {
+  readonly #spare: Buffer[] = [];
+  readonly #ours = new WeakSet<ArrayBufferLike>();
+
+  /** A buffer of exactly `bytes`, one given back if it fits. */
+  readonly block = (bytes: number): Buffer => {
+    const spare = this.#spare.pop();
+    const b = spare?.length === bytes ? spare : Buffer.allocUnsafeSlow(bytes);
+    this.#ours.add(b.buffer);
+    return b;
+  };
+
+  /** `b` (a block, or a view of one) was written: its buffer may be reused. False for a buffer not from here. */
+  readonly written = (b: Buffer): boolean => {
+    if (!this.#ours.has(b.buffer)) return false;
+    if (this.#spare.length < 4) this.#spare.push(Buffer.from(b.buffer, 0, b.buffer.byteLength));
+    return true;
+  };
 }
 
 /** The session settings the restore's pg_restore sends before any entry (restoreSettings): run with the same
@@ -483,7 +483,21 @@ async function restoreParallel(
   const preList = join(ctx.dir, 'pre-data.list');
   await writeFile(preList, renderRestoreList(preData, toc), { mode: 0o600 });
   const pre = spawnPgRestore(ctx.cfg, { ...ctx.base, list: preList });
-  const useSessions = postItems.length > 0 && sessionFits(toc);
+  const byId = new Map(toc.map((e) => [e.dumpId, e]));
+  // A data item of table data and sequence values loads over a session too (COPY with the archive's rows, sent as
+  // they are: copyDataMessages) when the archive is uncompressed, as pgvault writes it; large objects, INSERT-style
+  // data and compressed archives keep a pg_restore run of their own.
+  const sessionsFit = sessionFits(toc);
+  const withBlock = new Set(blocksOf(pa.index).map((b) => b.dumpId));
+  const loadsOverSession = (item: DataItem): boolean =>
+    sessionsFit &&
+    ctx.reblock !== undefined &&
+    item.dumpIds.every((id) => {
+      const e = byId.get(id)!;
+      if (e.desc === 'SEQUENCE SET') return !withBlock.has(id);
+      return e.desc === 'TABLE DATA' && withBlock.has(id) && e.copyStmt?.endsWith(' FROM stdin;\n') === true;
+    });
+  const useSessions = sessionsFit && (postItems.length > 0 || dataItems.some(loadsOverSession));
   // Both settle before either failure counts: nothing may still run on the target when the restore drops it.
   const [preFed, printed] = await Promise.allSettled([feed(pre, [tocBytes]), useSessions ? sessionSettings(tocBytes, ctx) : '']);
   if (preFed.status === 'rejected') throw preFed.reason;
@@ -493,15 +507,64 @@ async function restoreParallel(
   ctx.log.push(...pre.log);
 
   // 2. data and the indexes and keys of each table: `jobs` workers take the next ready item, biggest first. A data
-  //    item is one pg_restore reading a partial archive (header + TOC + one table's block, fetched by range); once
-  //    a table is in, its post items (its indexes and keys) become ready. As in pg_restore -j, a worker that has
-  //    no data left builds indexes instead of idling while another worker still loads.
+  //    item's blocks are fetched by range and loaded with COPY over a session (loadOverSession), or, when a session
+  //    cannot take them, by one pg_restore reading a partial archive (header + TOC + those blocks); once a table is
+  //    in, its post items (its indexes and keys) become ready. As in pg_restore -j, a worker that has no data left
+  //    builds indexes instead of idling while another worker still loads.
   let runs = 0;
-  // A post item's indexes and constraints are built as SQL over sessions reused from one item to the next
-  // (restore-sql-session.ts), within jobs + 1 connections together with the data runs.
-  const byId = new Map(toc.map((e) => [e.dumpId, e]));
+  // Data items and post items run over sessions reused from one item to the next (restore-sql-session.ts), within
+  // jobs + 1 connections together with the data items left to pg_restore.
   const sessions = new RestoreSessionPool(() => RestoreSqlSession.open({ ...ctx.cfg, database: ctx.base.database }, settings, (l) => ctx.log.push(l)), ctx.jobs + 1);
+  const created = new Set(plan.createdTableData);
+  // The workers share one read-ahead window's memory.
+  async function* ranges(item: DataItem): AsyncGenerator<Buffer> {
+    for (const r of item.ranges) yield* vault.loadChunks(manifestId, pa.archiveEntry, r, { aheadShare: 1 / ctx.jobs });
+  }
+  const loadOverSession = async (item: DataItem, signal: AbortSignal): Promise<void> => {
+    const s = await sessions.take();
+    const blocks = new BlockPool();
+    let read = 0;
+    async function* counted(): AsyncGenerator<Buffer> {
+      for await (const b of ranges(item)) {
+        read += b.length;
+        yield b;
+      }
+    }
+    const events = copyDataMessages(counted(), { intSize: ctx.reblock!.intSize, consumed: (b) => vault.reuse(b), block: blocks.block });
+    const unexpected = (what: string): InternalErrorUnexpected =>
+      new InternalErrorUnexpected(`the data of a parallel restore item does not match its plan: ${what}`, { hint: 'This is a bug in pgvault: please report it.' });
+    try {
+      for (const id of item.dumpIds) {
+        const e = byId.get(id)!;
+        if (e.desc === 'SEQUENCE SET') {
+          await s.run(e, signal);
+          continue;
+        }
+        const head = await events.next();
+        if (head.done || head.value.kind !== 'block' || head.value.dumpId !== id) throw unexpected(`the block of entry ${id} is not next`);
+        const table = `${e.namespace}.${e.tag}`;
+        ctx.onProgress?.({ phase: 'data', bytes: read, currentTable: table });
+        const next = async (): Promise<Buffer | undefined> => {
+          const r = await events.next();
+          if (r.done) throw unexpected(`the block of entry ${id} has no end`);
+          if (r.value.kind === 'end') return undefined;
+          if (r.value.kind !== 'data') throw unexpected(`a block starts inside the block of entry ${id}`);
+          return r.value.message;
+        };
+        const sql = (created.has(id) ? truncatingCopy(e) : undefined) ?? e.copyStmt!;
+        await s.copy(e, sql, next, { signal, written: (b) => void blocks.written(b) });
+        ctx.onProgress?.({ phase: 'data', bytes: read, currentTable: table });
+      }
+      if (!(await events.next()).done) throw unexpected('a block is left over');
+    } finally {
+      // A failed load does not wait for a vault read still pending.
+      events.return(undefined).catch(() => undefined);
+    }
+    bytes += read;
+    sessions.give(s);
+  };
   const runData = async (item: DataItem, signal: AbortSignal): Promise<void> => {
+    if (useSessions && loadsOverSession(item)) return loadOverSession(item, signal);
     await sessions.loadingStarts();
     try {
       const list = join(ctx.dir, `data-${runs++}.list`);
@@ -513,11 +576,7 @@ async function restoreParallel(
         section: 'data',
         onProgress: (x) => ctx.onProgress?.({ phase: 'data', bytes: x.bytes, currentTable: x.currentTable }),
       });
-      // The workers share one read-ahead window's memory.
-      async function* ranges(): AsyncGenerator<Buffer> {
-        for (const r of item.ranges) yield* vault.loadChunks(manifestId, pa.archiveEntry, r, { aheadShare: 1 / ctx.jobs });
-      }
-      bytes += (await feed(p, [loadToc, ranges()], { reblock: ctx.reblock, vault })) - loadToc.length + tocBytes.length;
+      bytes += (await feed(p, [loadToc, ranges(item)], { reblock: ctx.reblock, vault })) - loadToc.length + tocBytes.length;
       ctx.log.push(...p.log);
     } finally {
       sessions.loadingEnds();

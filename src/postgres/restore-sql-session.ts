@@ -1,15 +1,18 @@
-/** A connection that restores post-data entries of a parallel restore (the indexes and constraints of one table) as
- *  SQL and is reused from one item to the next. A pg_restore run per item costs a process, a TOC read and a SCRAM
- *  connection: 45–80 ms of a worker between two index builds, a dozen times per restore. The session sends what
- *  pg_restore sends for such an entry, in the same order: its session settings once (taken from the very
+/** A connection that restores the items of a parallel restore as SQL and is reused from one item to the next: the
+ *  post-data entries of a table (its indexes and constraints) and the data items (its rows, with COPY, and sequence
+ *  values). A pg_restore run per item costs a process, a TOC read and a SCRAM connection: 45–80 ms of a worker
+ *  between two items, a dozen or more times per restore, and for data one more copy of every row. The session sends
+ *  what pg_restore sends for such an entry, in the same order: its session settings once (taken from the very
  *  pg_restore that restores the rest, so they follow its version and options: restoreSettings), then per entry
  *  `SET default_tablespace` when the entry names another tablespace than the last one set, then the entry's
  *  definition as one simple query (pg_backup_archiver.c: _doSetFixedOutputState, _selectTablespace,
- *  _printTocEntry). Only INDEX, CONSTRAINT and FK CONSTRAINT entries are taken: pg_restore sets no owner for them
- *  (they have none of their own), and they have no data and no ACL. Only archives whose TOC pg_restore would not
- *  re-encode or re-path per entry (sessionFits). Failures are the coded errors of a pg_restore run of the entry; cancellation cancels the
- *  running statement, as pg_restore's signal handler does. */
+ *  _printTocEntry); for TABLE DATA its copy statement and then the rows (restore_toc_entry, _PrintTocData). Only
+ *  INDEX, CONSTRAINT, FK CONSTRAINT, SEQUENCE SET and TABLE DATA entries are taken: pg_restore sets no owner for them,
+ *  and they have no ACL of their own. Only archives whose TOC pg_restore would not re-encode or re-path per entry
+ *  (sessionFits). Failures are the coded errors of a pg_restore run of the entry; cancellation cancels the running
+ *  statement, as pg_restore's signal handler does. */
 import { connect as netConnect } from 'node:net';
+import type { Writable } from 'node:stream';
 import pg from 'pg';
 import { PgvaultError } from '../lib/index.ts';
 import { tocEncoding, type TocEntry } from './archive/index.ts';
@@ -87,21 +90,16 @@ export class RestoreSqlSession {
     return !this.#ended;
   }
 
-  /** Restores one entry. `signal` cancels the running statement and ends the session. */
+  /** Restores one entry: an index or constraint, or a SEQUENCE SET of a data item. `signal` cancels the running
+   *  statement and ends the session. */
   async run(entry: TocEntry, signal?: AbortSignal): Promise<void> {
-    if (!sessionEntryDescs.has(entry.desc)) {
-      throw new UserErrorPgToolFailed(`a restore session builds indexes and constraints, not ${entry.desc} entries`, {
+    if (!sessionEntryDescs.has(entry.desc) && entry.desc !== 'SEQUENCE SET') {
+      throw new UserErrorPgToolFailed(`a restore session builds indexes and constraints and sets sequences, not ${entry.desc} entries`, {
         hint: 'This is a bug in pgvault: please report it.',
       });
     }
-    const cancelled = (): UserErrorPgToolCancelled =>
-      new UserErrorPgToolCancelled(`the restore was cancelled while it built ${describeEntry(entry)}`, { hint: 'Nothing was kept from the cancelled run.', cause: signal?.reason });
-    if (signal?.aborted) throw cancelled();
-    if (this.#ended) throw new TransientErrorConnectionLost(`the connection for ${describeEntry(entry)} to ${describeTarget(this.#cfg)} is closed`);
-    this.#log?.(`pgvault: creating ${describeEntry(entry)}`);
-    const onAbort = (): void => void (this.#stopping ??= this.#cancel());
-    signal?.addEventListener('abort', onAbort, { once: true });
-    try {
+    const doing = entry.desc === 'SEQUENCE SET' ? 'executing' : 'creating';
+    await this.#guarded(entry, doing, signal, async (cancelled) => {
       const ts = entry.tablespace;
       if (ts !== null && ts !== this.#tablespace) {
         // pg_restore remembers the tablespace even when the SET fails.
@@ -110,11 +108,50 @@ export class RestoreSqlSession {
       }
       if (signal?.aborted) throw cancelled(); // aborted between the two: the definition must not start
       if (entry.defn) await this.#client.query(entry.defn);
+    });
+  }
+
+  /** Loads the rows of one TABLE DATA entry, as pg_restore does: `sql` (the entry's copy statement, or it preceded by
+   *  the TRUNCATE of its table: truncatingCopy) as one simple query; once the server is in copy-in mode, the CopyData
+   *  messages `next` gives (copyDataMessages) written to the connection as they are, with backpressure, up to
+   *  undefined, then CopyDone. A server error stops the writing at once; a failure of `next` (the vault read) sends
+   *  CopyFail, so that the server rolls the load back, and is what this throws. `written` gets each message back once
+   *  the socket has taken it. Returns the row bytes sent. */
+  async copy(entry: TocEntry, sql: string, next: () => Promise<Buffer | undefined>, opts: { signal?: AbortSignal; written?: (b: Buffer) => void } = {}): Promise<number> {
+    if (entry.desc !== 'TABLE DATA') {
+      throw new UserErrorPgToolFailed(`a restore session loads table data, not ${entry.desc} entries`, { hint: 'This is a bug in pgvault: please report it.' });
+    }
+    const name = `${entry.namespace ? `${entry.namespace}.` : ''}${entry.tag ?? ''}`;
+    return this.#guarded(entry, 'loaded', opts.signal, async () => {
+      this.#log?.(`pgvault: processing data for table "${name}"`);
+      const q = new CopyInQuery(sql, next, opts.written);
+      await this.#client.query(q as unknown as pg.QueryConfig);
+      await q.done;
+      return q.bytes;
+    });
+  }
+
+  /** Runs `body` for `entry` with the session's cancellation and error mapping: `signal` cancels the running statement
+   *  and ends the session; a server error becomes the coded error a pg_restore run of the entry would give. */
+  async #guarded<T>(entry: TocEntry, doing: string, signal: AbortSignal | undefined, body: (cancelled: () => UserErrorPgToolCancelled) => Promise<T>): Promise<T> {
+    const cancelled = (): UserErrorPgToolCancelled =>
+      new UserErrorPgToolCancelled(`the restore was cancelled while it ${doing === 'loaded' ? 'loaded the data of' : doing === 'executing' ? 'executed' : 'built'} ${describeEntry(entry)}`, {
+        hint: 'Nothing was kept from the cancelled run.',
+        cause: signal?.reason,
+      });
+    if (signal?.aborted) throw cancelled();
+    if (this.#ended) throw new TransientErrorConnectionLost(`the connection for ${describeEntry(entry)} to ${describeTarget(this.#cfg)} is closed`);
+    if (doing !== 'loaded') this.#log?.(`pgvault: ${doing} ${describeEntry(entry)}`);
+    const onAbort = (): void => void (this.#stopping ??= this.#cancel());
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await body(cancelled);
     } catch (err) {
       if (signal?.aborted) {
         await this.#stopping;
         throw cancelled();
       }
+      if (err instanceof CopySourceFailed) throw err.cause;
       throw this.#failure(err, entry);
     } finally {
       signal?.removeEventListener('abort', onAbort);
@@ -141,7 +178,7 @@ export class RestoreSqlSession {
   /** The error a pg_restore run of the entry would have given: the same mapping of the server's message. */
   #failure(err: unknown, entry: TocEntry): PgvaultError {
     if (!(err instanceof pg.DatabaseError)) return mapClientError(err, this.#cfg); // the connection, not the statement
-    const lines = [`${err.severity ?? 'ERROR'}:  ${err.message}`, ...(err.detail ? [`DETAIL:  ${err.detail}`] : [])];
+    const lines = [`${err.severity ?? 'ERROR'}:  ${err.message}`, ...(err.detail ? [`DETAIL:  ${err.detail}`] : []), ...(err.where ? [`CONTEXT:  ${err.where}`] : [])];
     const specific = mapPgFailureText(lines.join('\n'), { actor: 'pg_restore', cfg: this.#cfg }, err.code);
     if (specific) return specific;
     return new UserErrorPgToolFailed(`restoring ${describeEntry(entry)} failed on ${describeTarget(this.#cfg)}: ${err.message}`, {
@@ -151,8 +188,8 @@ export class RestoreSqlSession {
   }
 }
 
-/** The sessions of a parallel restore's post items, reused from one item to the next. Together with the data runs
- *  (a pg_restore and its connection each, announced with loadingStarts/loadingEnds) they hold at most `limit`
+/** The sessions of a parallel restore's items, reused from one item to the next. Together with the data runs left
+ *  to pg_restore (a pg_restore and its connection each, announced with loadingStarts/loadingEnds) they hold at most `limit`
  *  connections; a parallel restore passes jobs + 1, what pg_restore -j holds (a leader and `jobs` workers). A data run
  *  that would pass the bound closes an idle session first, so with the bound at jobs + 1 one idle session outlives
  *  both workers' loads and the next post item takes it. A session that ended while idle (the server, a failover) is
@@ -217,6 +254,116 @@ export class RestoreSessionPool {
     await Promise.all(all.map((s) => s.close()));
   }
 }
+
+/** The source of a COPY failed (the vault read): what the load throws, after the server rolled it back. */
+class CopySourceFailed extends Error {
+  constructor(override readonly cause: unknown) {
+    super('the source of a COPY failed');
+  }
+}
+
+interface CopyConnection {
+  stream: Writable;
+  query(text: string): void;
+  endCopyFrom(): void;
+  sendCopyFail(message: string): void;
+}
+
+/** A simple Query whose last statement is COPY … FROM stdin, as node-postgres runs a query object of its own (the
+ *  Submittable interface: submit, then the handle* calls for the server's messages). On CopyInResponse it writes the
+ *  messages of `next` to the socket; `done` settles with ReadyForQuery, or with the error. */
+class CopyInQuery {
+  readonly done: Promise<void>;
+  bytes = 0;
+  #settle!: (err?: unknown) => void;
+  /** The first error: the server's, the connection's, or the source's (CopySourceFailed). */
+  #error: unknown;
+  /** Resolves when the query ended (an error, or ReadyForQuery): the writing stops. */
+  readonly #ended: Promise<typeof ended>;
+  #end!: () => void;
+  #isEnded = false;
+
+  constructor(
+    readonly text: string,
+    readonly next: () => Promise<Buffer | undefined>,
+    readonly written: ((b: Buffer) => void) | undefined,
+  ) {
+    this.done = new Promise<void>((resolve, reject) => {
+      let settled = false;
+      this.#settle = (err) => {
+        if (settled) return;
+        settled = true;
+        if (err === undefined) resolve();
+        else reject(err);
+      };
+    });
+    this.#ended = new Promise((resolve) => (this.#end = () => ((this.#isEnded = true), resolve(ended))));
+  }
+
+  submit(connection: CopyConnection): null {
+    connection.query(this.text);
+    return null;
+  }
+
+  handleCopyInResponse(connection: CopyConnection): void {
+    void this.#pump(connection);
+  }
+
+  async #pump(connection: CopyConnection): Promise<void> {
+    const stream = connection.stream;
+    try {
+      for (;;) {
+        if (this.#isEnded) return;
+        const pending = this.next();
+        const r = await Promise.race([pending, this.#ended]);
+        if (r === ended) {
+          pending.catch(() => undefined);
+          return;
+        }
+        if (r === undefined) return connection.endCopyFrom();
+        if (!stream.writable) return;
+        const message = r;
+        this.bytes += message.length - 5;
+        // The next message waits until the socket has taken this one (node-postgres's socket says it may take more
+        // long before): its buffer then goes back to `written` for the next block, and the load's memory stays at
+        // the block or two in hand.
+        const taken = new Promise<void>((resolve) =>
+          stream.write(message, (err) => {
+            if (!err) this.written?.(message);
+            resolve();
+          }),
+        );
+        await Promise.race([taken, this.#ended]);
+      }
+    } catch (err) {
+      this.#error ??= new CopySourceFailed(err);
+      // The server rolls the COPY back and answers with an ErrorResponse and ReadyForQuery.
+      if (!this.#isEnded && stream.writable) connection.sendCopyFail(`pgvault could not read the data: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  /** The server's ErrorResponse, or the connection lost. node-postgres forgets the query on an ErrorResponse (its
+   *  ReadyForQuery reaches no query) and holds the next one back until that ReadyForQuery: the load ends here. */
+  handleError(err: unknown): void {
+    this.#error ??= err;
+    this.#end();
+    this.#settle(this.#error);
+  }
+
+  handleReadyForQuery(): void {
+    this.#end();
+    this.#settle(this.#error);
+  }
+
+  handleCommandComplete(): void {}
+  handleEmptyQuery(): void {}
+  handleRowDescription(): void {}
+  handleDataRow(): void {}
+  handlePortalSuspended(): void {}
+  handleCopyData(): void {}
+}
+
+const ended = Symbol('ended');
 
 /** The protocol's CancelRequest (int32 length 16, code 80877102, backend pid, secret key) on a fresh socket, as
  *  libpq's PQcancel sends it; the server closes the socket once it has read it. */

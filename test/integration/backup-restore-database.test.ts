@@ -247,6 +247,22 @@ describe('runRestore into a newer major as a CREATEDB role', () => {
     expect(await summary(dst, 'parallel')).toEqual(expected);
     // Its post item ran as SQL over a worker's session, not as one more pg_restore run; no session stays open.
     expect(report.log).toContain('pgvault: creating INDEX "public.big_id_filler"');
+    // So did the loads (COPY with the archive's rows as they are) and the sequence values: no pg_restore ran for data.
+    expect(report.log).toContain('pgvault: processing data for table "public.big"');
+    expect(report.log).toContain('pgvault: processing data for table "shop.orders"');
+    expect(report.log.some((l) => l.startsWith('pgvault: executing SEQUENCE SET'))).toBe(true);
+    expect(report.log.filter((l) => /^pg_restore: (processing data for table|executing SEQUENCE SET)/.test(l))).toEqual([]);
+    // Each load emptied the table it had just created in the same transaction, so its rows went in frozen.
+    await dst.query('CREATE EXTENSION IF NOT EXISTS pg_visibility', [], 'parallel');
+    const [vm] = await dst.query<{ all_frozen: string; pages: string }>(
+      `SELECT (SELECT all_frozen FROM pg_visibility_map_summary('public.big'))::text AS all_frozen, (pg_relation_size('public.big') / 8192)::text AS pages`,
+      [],
+      'parallel',
+    );
+    // (a COPY FREEZE marks a page all-frozen when it filled it from empty: the page where one batch of rows ends and
+    // the next begins is not marked; without FREEZE none would be, no VACUUM having run)
+    expect(Number(vm!.pages)).toBeGreaterThan(100);
+    expect(Number(vm!.all_frozen)).toBeGreaterThan(Number(vm!.pages) * 0.9);
     // So did the foreign key, once both tables were in and the key it references built (not in the final pg_restore).
     const fkAt = report.log.indexOf('pgvault: creating FK CONSTRAINT "shop.orders orders_customer_id_fkey"');
     expect(fkAt).toBeGreaterThanOrEqual(0);
@@ -471,6 +487,34 @@ describe('a parallel restore that fails while another worker still loads', () =>
     expect(took).toBeLessThan(30_000); // the slow load alone needs 100 s
     expect(await dst.query(`SELECT 1 FROM pg_database WHERE datname = 'stuck_j2'`)).toEqual([]);
     expect(await dst.query(`SELECT pid FROM pg_stat_activity WHERE datname = 'stuck_j2'`)).toEqual([]);
+  });
+});
+
+describe('a parallel restore whose load the target refuses', () => {
+  it('fails with the server\'s error, the table and the row (coded), and drops the database', async () => {
+    await src.createDatabase('refused');
+    await src.query(
+      `-- A check that refuses every row on the target (it depends on a setting only the source session had).
+       CREATE FUNCTION strict_ok(x int) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $$
+         BEGIN IF coalesce(current_setting('pgvault_test.allow', true), '') <> 'on' THEN RAISE EXCEPTION 'strict_ok refuses row %', x; END IF; RETURN true; END $$;
+       SET pgvault_test.allow = 'on';
+       CREATE TABLE guarded (id int CHECK (strict_ok(id)), filler text);
+       INSERT INTO guarded SELECT g, repeat(md5(g::text), 3) FROM generate_series(1, 90000) g;
+       CREATE TABLE other (id int PRIMARY KEY);
+       INSERT INTO other SELECT generate_series(1, 1000);`,
+      [],
+      'refused',
+    );
+    const b = await runBackup(vault, srcCfg, { database: 'refused', clients });
+    const err = await runRestore(vault, b.manifest.id as ManifestId, undefined, dstCfg, { newDatabase: 'refused_j2', jobs: 2, clients }).catch((e: unknown) => e);
+    expect((err as { code?: string }).code).toBe('UserErrorPgToolFailed');
+    expect((err as Error).message).toContain('TABLE DATA "public.guarded"');
+    expect((err as Error).message).toContain('strict_ok refuses row 1');
+    const details = (err as { details?: { sqlstate?: string; errors?: string[] } }).details;
+    expect(details?.sqlstate).toBe('P0001');
+    expect(details?.errors?.some((l) => /^CONTEXT: .*COPY guarded, line 1\b/s.test(l))).toBe(true);
+    expect(await dst.query(`SELECT 1 FROM pg_database WHERE datname = 'refused_j2'`)).toEqual([]);
+    expect(await dst.query(`SELECT pid FROM pg_stat_activity WHERE datname = 'refused_j2'`)).toEqual([]);
   });
 });
 
