@@ -4,5 +4,6 @@ export * from './errors.ts';
 export * from './redact.ts';
 export * from './clock.ts';
 export * from './drained.ts';
+export * from './stop.ts';
 export * from './schedule/index.ts';
 export * from './retention/index.ts';

@@ -14,10 +14,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { drained, IntegrityError, InternalErrorUnexpected, UserError, UserErrorInvalidInput, UserErrorNotFound, type PgvaultErrorOptions } from '../lib/index.ts';
+import { drained, IntegrityError, InternalErrorUnexpected, Stop, stopped, UserError, UserErrorInvalidInput, UserErrorNotFound, type PgvaultErrorOptions } from '../lib/index.ts';
 import {
   ArchiveReader,
   copyDataMessages,
+  type CopyDataEvent,
   reblockArchive,
   truncatingCopy,
   tocEncoding,
@@ -36,6 +37,7 @@ import {
   type PgConnectionConfig,
   type PgToolProcess,
   type TocEntry,
+  UserErrorPgToolCancelled,
 } from '../postgres/index.ts';
 import type { Manifest, ManifestId, Vault } from '../vault/index.ts';
 import { blocksOf, parseArchiveIndex, type ArchiveIndexRecord } from './archive-index.ts';
@@ -384,11 +386,10 @@ async function feed(p: PgToolProcess, sources: (AsyncIterable<Buffer> | Buffer)[
   };
   // A tool that stops (failed, or done without needing the rest) ends the feed at once, even while a vault read is
   // pending: what that read would bring (or the error it would raise) no longer matters.
-  const stop = Symbol('stop');
-  let stopped = false;
-  const toolDone: Promise<typeof stop> = p.done.then(
-    () => ((stopped = true), stop),
-    () => ((stopped = true), stop),
+  const toolStopped = new Stop();
+  p.done.then(
+    () => toolStopped.stop(),
+    () => toolStopped.stop(),
   );
   const stdin = p.stdin;
   /** Whether the feed failed while the tool still ran: then its error is the cause of the tool's stop. */
@@ -396,19 +397,15 @@ async function feed(p: PgToolProcess, sources: (AsyncIterable<Buffer> | Buffer)[
   const pump = async (): Promise<void> => {
     const it = items[Symbol.asyncIterator]();
     try {
-      while (!stopped && !stdin.destroyed) {
-        const next = it.next();
-        const r = await Promise.race([next, toolDone]);
-        if (r === stop) {
-          next.catch(() => undefined);
-          break;
-        }
+      while (!toolStopped.stopped && !stdin.destroyed) {
+        const r = await toolStopped.race(it.next());
+        if (r === stopped) break;
         if (r.done) return void stdin.end();
         const b = r.value;
         if (!stdin.write(b, (err) => err || written(b))) await drained(stdin);
       }
     } catch (err) {
-      failedFirst = !stopped;
+      failedFirst = !toolStopped.stopped;
       stdin.destroy(); // the tool must not wait for the rest: it is stopped
       throw err;
     } finally {
@@ -444,6 +441,9 @@ class BlockPool {
     return true;
   };
 }
+
+/** How often a load over a session reports its progress (as a pg_restore run does: pg-tool-process.ts). */
+const progressEveryBytes = 4 * 1024 * 1024;
 
 /** The session settings the restore's pg_restore sends before any entry (restoreSettings): run with the same
  *  options, it prints them for an empty list. */
@@ -524,15 +524,32 @@ async function restoreParallel(
     const s = await sessions.take();
     const blocks = new BlockPool();
     let read = 0;
+    let table: string | undefined;
+    let reported = 0;
     async function* counted(): AsyncGenerator<Buffer> {
       for await (const b of ranges(item)) {
         read += b.length;
+        if (read - reported >= progressEveryBytes) {
+          reported = read;
+          ctx.onProgress?.({ phase: 'data', bytes: read, ...(table ? { currentTable: table } : {}) });
+        }
         yield b;
       }
     }
     const events = copyDataMessages(counted(), { intSize: ctx.reblock!.intSize, consumed: (b) => vault.reuse(b), block: blocks.block });
     const unexpected = (what: string): InternalErrorUnexpected =>
       new InternalErrorUnexpected(`the data of a parallel restore item does not match its plan: ${what}`, { hint: 'This is a bug in pgvault: please report it.' });
+    // Between two tables the next read may wait on the vault: a stop (another item failed, or the restore's cancel)
+    // does not wait for it. Within a table the session's cancel ends the load.
+    const aborted = new Stop();
+    const onAbort = (): void => aborted.stop();
+    signal.addEventListener('abort', onAbort, { once: true });
+    if (signal.aborted) aborted.stop();
+    const between = async (): Promise<IteratorResult<CopyDataEvent>> => {
+      const r = await aborted.race(events.next());
+      if (r === stopped) throw new UserErrorPgToolCancelled('the restore was cancelled while it read table data from the vault', { hint: 'Nothing was kept from the cancelled run.', cause: signal.reason });
+      return r;
+    };
     try {
       for (const id of item.dumpIds) {
         const e = byId.get(id)!;
@@ -540,9 +557,9 @@ async function restoreParallel(
           await s.run(e, signal);
           continue;
         }
-        const head = await events.next();
+        const head = await between();
         if (head.done || head.value.kind !== 'block' || head.value.dumpId !== id) throw unexpected(`the block of entry ${id} is not next`);
-        const table = `${e.namespace}.${e.tag}`;
+        table = `${e.namespace}.${e.tag}`;
         ctx.onProgress?.({ phase: 'data', bytes: read, currentTable: table });
         const next = async (): Promise<Buffer | undefined> => {
           const r = await events.next();
@@ -555,8 +572,9 @@ async function restoreParallel(
         await s.copy(e, sql, next, { signal, written: (b) => void blocks.written(b) });
         ctx.onProgress?.({ phase: 'data', bytes: read, currentTable: table });
       }
-      if (!(await events.next()).done) throw unexpected('a block is left over');
+      if (!(await between()).done) throw unexpected('a block is left over');
     } finally {
+      signal.removeEventListener('abort', onAbort);
       // A failed load does not wait for a vault read still pending.
       events.return(undefined).catch(() => undefined);
     }
@@ -576,7 +594,8 @@ async function restoreParallel(
         section: 'data',
         onProgress: (x) => ctx.onProgress?.({ phase: 'data', bytes: x.bytes, currentTable: x.currentTable }),
       });
-      bytes += (await feed(p, [loadToc, ranges(item)], { reblock: ctx.reblock, vault })) - loadToc.length + tocBytes.length;
+      // The blocks' bytes: the TOC in front of them was read from the vault once, for pre-data.
+      bytes += (await feed(p, [loadToc, ranges(item)], { reblock: ctx.reblock, vault })) - loadToc.length;
       ctx.log.push(...p.log);
     } finally {
       sessions.loadingEnds();

@@ -14,7 +14,7 @@
 import { connect as netConnect } from 'node:net';
 import type { Writable } from 'node:stream';
 import pg from 'pg';
-import { PgvaultError } from '../lib/index.ts';
+import { PgvaultError, Stop, stopped } from '../lib/index.ts';
 import { tocEncoding, type TocEntry } from './archive/index.ts';
 import { connect, mapClientError } from './connect.ts';
 import { quoteIdent } from './grant-script.ts';
@@ -278,10 +278,8 @@ class CopyInQuery {
   #settle!: (err?: unknown) => void;
   /** The first error: the server's, the connection's, or the source's (CopySourceFailed). */
   #error: unknown;
-  /** Resolves when the query ended (an error, or ReadyForQuery): the writing stops. */
-  readonly #ended: Promise<typeof ended>;
-  #end!: () => void;
-  #isEnded = false;
+  /** Stopped when the query ended (an error, or ReadyForQuery): the writing stops. */
+  readonly #ended = new Stop();
 
   constructor(
     readonly text: string,
@@ -297,7 +295,6 @@ class CopyInQuery {
         else reject(err);
       };
     });
-    this.#ended = new Promise((resolve) => (this.#end = () => ((this.#isEnded = true), resolve(ended))));
   }
 
   submit(connection: CopyConnection): null {
@@ -313,13 +310,9 @@ class CopyInQuery {
     const stream = connection.stream;
     try {
       for (;;) {
-        if (this.#isEnded) return;
-        const pending = this.next();
-        const r = await Promise.race([pending, this.#ended]);
-        if (r === ended) {
-          pending.catch(() => undefined);
-          return;
-        }
+        if (this.#ended.stopped) return;
+        const r = await this.#ended.race(this.next());
+        if (r === stopped) return;
         if (r === undefined) return connection.endCopyFrom();
         if (!stream.writable) return;
         const message = r;
@@ -333,25 +326,28 @@ class CopyInQuery {
             resolve();
           }),
         );
-        await Promise.race([taken, this.#ended]);
+        if ((await this.#ended.race(taken)) === stopped) return;
+        // A turn of the event loop before the next message: when the socket takes every write at once and the source
+        // has its data in hand, the loop would otherwise run on in microtasks and never read the server's
+        // ErrorResponse (after an error the server discards CopyData as fast as it comes).
+        await new Promise<void>((resolve) => setImmediate(resolve));
       }
     } catch (err) {
       this.#error ??= new CopySourceFailed(err);
-      // The server rolls the COPY back and answers with an ErrorResponse and ReadyForQuery.
-      if (!this.#isEnded && stream.writable) connection.sendCopyFail(`pgvault could not read the data: ${err instanceof Error ? err.message : String(err)}`);
+      // The server rolls the COPY back and answers with an ErrorResponse and ReadyForQuery. The message stays in the
+      // server's log: a fixed text, not the vault's error (which may name storage paths); that error is thrown here.
+      if (!this.#ended.stopped && stream.writable) connection.sendCopyFail('pgvault could not read the table data from the vault');
     }
   }
 
-  /** The server's ErrorResponse, or the connection lost. node-postgres forgets the query on an ErrorResponse (its
-   *  ReadyForQuery reaches no query) and holds the next one back until that ReadyForQuery: the load ends here. */
   handleError(err: unknown): void {
     this.#error ??= err;
-    this.#end();
+    this.#ended.stop();
     this.#settle(this.#error);
   }
 
   handleReadyForQuery(): void {
-    this.#end();
+    this.#ended.stop();
     this.#settle(this.#error);
   }
 
@@ -362,8 +358,6 @@ class CopyInQuery {
   handlePortalSuspended(): void {}
   handleCopyData(): void {}
 }
-
-const ended = Symbol('ended');
 
 /** The protocol's CancelRequest (int32 length 16, code 80877102, backend pid, secret key) on a fresh socket, as
  *  libpq's PQcancel sends it; the server closes the socket once it has read it. */

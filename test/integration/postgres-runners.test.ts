@@ -16,6 +16,7 @@ import {
   RestoreSessionPool,
   RestoreSqlSession,
   sessionFits,
+  truncatingCopy,
   parsePgUrl,
   pickClient,
   spawnPgDump,
@@ -527,6 +528,101 @@ describe('RestoreSqlSession', () => {
     await waitFor('the session to notice', () => !idle.usable);
     await expect(idle.run(slow)).rejects.toBeInstanceOf(TransientErrorConnectionLost);
     await idle.close();
+  });
+
+  describe('copy', () => {
+    /** A TABLE DATA entry of a table made for each test, and a CopyData message of rows. */
+    const tableData = async (name: string): Promise<TocEntry> => {
+      await cluster.query(`CREATE TABLE ${name} (id int, v text); ALTER TABLE ${name} OWNER TO impatient`, [], 'app_session');
+      return { ...keysAndIndexes()[0]!, desc: 'TABLE DATA', tag: name, namespace: 'public', defn: '', copyStmt: `COPY public.${name} (id, v) FROM stdin;\n`, tablespace: null };
+    };
+    const message = (rows: string): Buffer => {
+      const body = Buffer.from(rows);
+      const b = Buffer.alloc(5 + body.length);
+      b[0] = 0x64;
+      b.writeUInt32BE(4 + body.length, 1);
+      body.copy(b, 5);
+      return b;
+    };
+    const rowsOf = async (name: string): Promise<string[]> =>
+      (await cluster.query<{ r: string }>(`SELECT id || ':' || v AS r FROM ${name} ORDER BY id`, [], 'app_session')).map((x) => x.r);
+
+    it('loads the rows sent as CopyData, and a vault read failing mid-load rolls the load back and is what it throws', async () => {
+      const entry = await tableData('copied');
+      const session = await RestoreSqlSession.open(as('pgvault-session-copy'), settings);
+      const sent = [message('1\tone\n2\tt'), message('wo\n'), message('3\tthree\n\\.\n\n\n')];
+      let k = 0;
+      const bytes = await session.copy(entry, truncatingCopy(entry)!, async () => sent[k++]);
+      expect(bytes).toBe(sent.reduce((n, b) => n + b.length - 5, 0));
+      expect(await rowsOf('copied')).toEqual(['1:one', '2:two', '3:three']);
+
+      const readFailed = new Error('chunk 17 does not match its id');
+      const failing = [message('4\tfour\n')];
+      let j = 0;
+      const err = await session
+        .copy(entry, entry.copyStmt!, async () => {
+          if (j < failing.length) return failing[j++];
+          throw readFailed;
+        })
+        .catch((e: unknown) => e);
+      expect(err).toBe(readFailed);
+      expect(await rowsOf('copied')).toEqual(['1:one', '2:two', '3:three']); // the row sent before the failure: rolled back
+      // The session is idle again and takes the next load (TRUNCATE, then COPY FREEZE, in one implicit transaction).
+      expect(session.usable).toBe(true);
+      k = 0;
+      await session.copy(entry, truncatingCopy(entry)!, async () => sent[k++]);
+      expect(await rowsOf('copied')).toEqual(['1:one', '2:two', '3:three']);
+      await session.close();
+    });
+
+    it("stops writing at the server's error: the coded error with the row, and the source is not read to its end", async () => {
+      const entry = await tableData('refusing');
+      const session = await RestoreSqlSession.open(as('pgvault-session-copy-bad'), settings);
+      let reads = 0;
+      // An endless source: the load must stop at the error, not read on.
+      const err = await session
+        .copy(entry, entry.copyStmt!, async () => {
+          reads++;
+          return message(reads === 2 ? 'not-a-number\tx\n' : `${reads}\tok\n`);
+        })
+        .then(
+          () => undefined,
+          (e: unknown) => e as { code?: string; message: string; details?: { sqlstate?: string; errors?: string[] } },
+        );
+      expect(err?.code).toBe('UserErrorPgToolFailed');
+      expect(err?.message).toContain('TABLE DATA "public.refusing"');
+      expect(err?.details?.sqlstate).toBe('22P02');
+      expect(err?.details?.errors).toContain('CONTEXT:  COPY refusing, line 2, column id: "not-a-number"');
+      // (one read may have been under way when the error came)
+      const after = reads;
+      await new Promise((r) => setTimeout(r, 200));
+      expect(reads - after).toBeLessThanOrEqual(1);
+      expect(reads).toBeLessThan(5000);
+      expect(await rowsOf('refusing')).toEqual([]);
+      expect(session.usable).toBe(true);
+      await session.close();
+    });
+
+    it('cancels a load while its rows are still being sent: nothing kept, the backend gone', async () => {
+      const entry = await tableData('cancelled');
+      const app = 'pgvault-session-copy-cancel';
+      const session = await RestoreSqlSession.open(as(app), settings);
+      const ac = new AbortController();
+      let reads = 0;
+      const loading = session
+        .copy(entry, truncatingCopy(entry)!, async () => {
+          await new Promise((r) => setTimeout(r, 5));
+          return message(`${++reads}\trow\n`);
+        }, { signal: ac.signal })
+        .catch((e: unknown) => e);
+      await waitFor('rows to flow', () => reads > 20);
+      expect(await backend(app, `query LIKE 'TRUNCATE%'`)).toBe(true);
+      ac.abort(new Error('job cancelled by the user'));
+      expect(await loading).toBeInstanceOf(UserErrorPgToolCancelled);
+      await waitFor('the server session to end', async () => (await backends(app)) === 0, 10_000);
+      expect(await rowsOf('cancelled')).toEqual([]);
+      expect(session.usable).toBe(false);
+    });
   });
 
   it('cancels the running statement on the server when the signal aborts', async () => {
