@@ -4,9 +4,9 @@
  *  N workers taking ready items biggest first (restore-schedule.ts): a table's data (its block read from the vault
  *  by range, loaded with COPY over a reused session: restore-sql-session.ts; or by a pg_restore run fed a partial
  *  archive, header + TOC + that block, for large objects and archives a session cannot take), and once it is in, its
- *  indexes and keys (as SQL over those sessions); the rest of post-data with -j from a tiny TOC-only file. Spool mode (the whole archive in a private temp file, then plain pg_restore
- *  -j) only when asked. Missing roles are reported
- *  with the ACL entries skipped; it never drops a database unless `replace` was asked. */
+ *  indexes and keys (as SQL over those sessions); the rest of post-data with -j from a tiny TOC-only file. Spool
+ *  mode (the whole archive in a private temp file, then plain pg_restore -j) only when asked. Missing roles are
+ *  reported with the ACL entries skipped; it never drops a database unless `replace` was asked. */
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
