@@ -53,8 +53,7 @@ export async function dumpIntoVault(
     onHeader: (h) => (header = h),
     onToc: (toc) => {
       // What pg_dump really writes in: its client_encoding, recorded in the ENCODING entry.
-      const encoding = tocEncoding(toc);
-      if (encoding) dump.setStderrEncoding(encoding);
+      dump.setStderrEncoding(tocEncoding(toc));
       tocEntries = toc.length;
       for (const e of toc) if (e.hadDumper) tableOf.set(e.dumpId, e.namespace ? `${e.namespace}.${e.tag ?? ''}` : (e.tag ?? ''));
     },
@@ -68,6 +67,7 @@ export async function dumpIntoVault(
     database,
     client,
     ...(opts.encoding ? { encoding: opts.encoding } : {}),
+    holdLogUntilToc: true,
     ...(opts.signal ? { signal: opts.signal } : {}),
     ...(progress ? { onProgress: (p) => progress({ database, bytesDumped: p.bytes, ...((p.currentTable ?? currentTable) ? { currentTable: p.currentTable ?? currentTable } : {}) }) } : {}),
   });

@@ -48,9 +48,10 @@ export interface PgToolProcess {
   done: Promise<PgToolResult>;
   log: string[];
   kill(): void;
-  /** The PostgreSQL encoding of the stderr lines still to come (pg_dump learns its client_encoding on connecting:
-   *  the ENCODING entry of its TOC says which). */
-  setStderrEncoding(pgEncoding: string): void;
+  /** The PostgreSQL encoding of the stderr lines (pg_dump learns its client_encoding on connecting: the ENCODING
+   *  entry of its TOC says which). Lines held back (holdStderrUntilEncoding) are decoded with it; undefined keeps the
+   *  encoding and only releases them. */
+  setStderrEncoding(pgEncoding: string | undefined): void;
 }
 
 export interface SpawnPgToolArgs {
@@ -70,7 +71,16 @@ export interface SpawnPgToolArgs {
   /** The PostgreSQL encoding of what the tool writes to stderr beyond English text (names from an archive's TOC,
    *  the server's messages in its client_encoding): its log lines are decoded from it. UTF-8 when unset or unknown. */
   stderrEncoding?: string;
+  /** `stderrEncoding` is a guess: complete lines are held back (up to maxHeldLines, then decoded with the guess)
+   *  until setStderrEncoding says what the tool really writes in, or the tool exits. pg_dump's stdout holds its TOC
+   *  (the ENCODING entry) in a stdio buffer while its stderr lines come at once, so a line may arrive before the
+   *  TOC that tells its encoding. */
+  holdStderrUntilEncoding?: boolean;
 }
+
+/** Lines held back at most before they are decoded with the encoding guessed (pg_dump prints a few per table before
+ *  its TOC: a bound on the memory, not a limit on the log). */
+const maxHeldLines = 2000;
 
 /** The WHATWG label (TextDecoder) of a PostgreSQL encoding name, or undefined when Node cannot decode it (then the
  *  lines are read as UTF-8, as before). */
@@ -188,9 +198,19 @@ export function spawnPgTool(a: SpawnPgToolArgs): PgToolProcess {
   // whole once complete, in the encoding known then.
   let decoder = new TextDecoder((a.stderrEncoding && textDecoderLabel(a.stderrEncoding)) ?? 'utf-8');
   let partial: Buffer[] = [];
+  let holding = a.holdStderrUntilEncoding === true;
+  let held: Buffer[] = [];
+  const release = (): void => {
+    holding = false;
+    for (const b of held) addLine(decoder.decode(b));
+    held = [];
+  };
   const flushLine = (): void => {
-    addLine(decoder.decode(partial.length === 1 ? partial[0] : Buffer.concat(partial)));
+    const line = partial.length === 1 ? Buffer.from(partial[0]!) : Buffer.concat(partial);
     partial = [];
+    if (holding && held.length >= maxHeldLines) release();
+    if (holding) held.push(line);
+    else addLine(decoder.decode(line));
   };
   child.stderr.on('data', (b: Buffer) => {
     let start = 0;
@@ -337,6 +357,7 @@ export function spawnPgTool(a: SpawnPgToolArgs): PgToolProcess {
       cleanup();
       a.signal?.removeEventListener('abort', onAbort);
       if (partial.length > 0) flushLine();
+      release();
       if (dropped > 0) log.push(`[pgvault: ${dropped} further stderr lines were not kept]`);
       const result: PgToolResult = { tool, exitCode: code ?? -1, durationMs: Date.now() - started, bytes, log, errors: [] };
       if (cancelled) {
@@ -380,8 +401,9 @@ export function spawnPgTool(a: SpawnPgToolArgs): PgToolProcess {
     kill: () => {
       if (!exited) onAbort();
     },
-    setStderrEncoding: (pgEncoding: string) => {
-      decoder = new TextDecoder(textDecoderLabel(pgEncoding) ?? 'utf-8');
+    setStderrEncoding: (pgEncoding: string | undefined) => {
+      if (pgEncoding !== undefined) decoder = new TextDecoder(textDecoderLabel(pgEncoding) ?? 'utf-8');
+      release();
     },
   };
 }

@@ -19,6 +19,9 @@ export interface SpawnPgDumpOptions {
    *  the server's configuration set another. Its log lines (table names, the server's messages) are decoded from the
    *  connection options' client_encoding if set, else from this, until setStderrEncoding says otherwise. */
   encoding?: string;
+  /** The caller reads the archive's TOC and passes its ENCODING entry to setStderrEncoding: without a client_encoding
+   *  in the connection options, log lines wait for it (the table and the current-table progress of the log too). */
+  holdLogUntilToc?: boolean;
   /** Further pg_dump options (--schema, --table, --exclude-table-data, --snapshot …). Options that choose the
    *  connection, the output or the format are refused: those belong to pgvault. */
   extraArgs?: string[];
@@ -72,6 +75,9 @@ export function spawnPgDump(cfg: PgConnectionConfig, opts: SpawnPgDumpOptions): 
     ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     ...(stderrEncoding ? { stderrEncoding } : {}),
+    // Without a client_encoding of its own the database's encoding is a guess (ALTER DATABASE/ROLE … SET
+    // client_encoding, the server's configuration): the lines wait for the TOC's ENCODING entry when asked.
+    ...(opts.holdLogUntilToc && !asked ? { holdStderrUntilEncoding: true } : {}),
   });
 }
 
