@@ -165,6 +165,23 @@ describe('planRestore', () => {
     expect(final).toEqual([acl.dumpId, loAcl.dumpId].sort((a, b) => lo.findIndex((e) => e.dumpId === a) - lo.findIndex((e) => e.dumpId === b)));
   });
 
+  it('loads small large-object blocks in an item of their own, not with the small tables (those go over a session)', () => {
+    const blobs = entry('BLOBS', 'BLOBS', null, { section: 'data', hadDumper: true });
+    const lo = [...toc.slice(0, 11), blobs, ...toc.slice(11)];
+    const plan = planRestore({
+      toc: lo,
+      blocks: [...sized, { dumpId: blobs.dumpId, kind: 'blobs', offset: 1000 + 31 * MiB, lengthBytes: 2000 }],
+      targetIsSuperuser: true,
+    });
+    const { dataItems } = plan.parallel;
+    expect(dataItems.map((i) => i.dumpIds)).toContainEqual([blobs.dumpId]);
+    const blobItem = dataItems.find((i) => i.dumpIds.includes(blobs.dumpId))!;
+    expect(blobItem).toEqual({ dumpIds: [blobs.dumpId], ranges: [{ offset: 1000 + 31 * MiB, length: 2000 }], bytes: 2000, tables: [] });
+    // The small tables' item is as without the large objects.
+    const without = planRestore({ toc, blocks: sized, targetIsSuperuser: true }).parallel.dataItems;
+    expect(dataItems.filter((i) => i !== blobItem)).toEqual(without);
+  });
+
   it('builds the indexes and keys of a big table one item each, of a mid-sized table in one item, of all small tables in one', () => {
     const big = entry('TABLE', 'big', 'shop', { dependencies: [schema.dumpId] });
     const bigData = entry('TABLE DATA', 'big', 'shop', { dependencies: [big.dumpId] });

@@ -342,8 +342,9 @@ function tokenize(sql: string): Token[] {
   return out;
 }
 
-/** The data items (one per table with `smallTableBytes` of data or more, largest first, and one for all smaller
- *  tables and the data entries without a block) and the post items of a parallel restore. */
+/** The data items (one per table with `smallTableBytes` of data or more, largest first, one for all smaller
+ *  tables and the data entries without a block, and one for the smaller large-object blocks) and the post items of a
+ *  parallel restore. */
 function parallelItems(toc: readonly TocEntry[], blocks: readonly DataBlock[], selected: Set<number>): RestorePlan['parallel'] {
   const byId = new Map(toc.map((e) => [e.dumpId, e]));
   const blockById = new Map(blocks.map((b) => [b.dumpId, b]));
@@ -373,10 +374,10 @@ function parallelItems(toc: readonly TocEntry[], blocks: readonly DataBlock[], s
   }
   const tableBytes = new Map<number, number>();
   for (const item of dataItems) for (const t of item.tables) tableBytes.set(t, item.bytes);
-  let smallItem: DataItem | undefined;
-  if (small.length > 0) {
-    // pg_restore reads a stream front to back: the blocks in archive order (entries without a block first).
-    const ordered = [...small].sort((x, y) => (blockById.get(x.dumpId)?.offset ?? -1) - (blockById.get(y.dumpId)?.offset ?? -1));
+  /** One item of `entries`: pg_restore reads a stream front to back, so the blocks go in archive order (entries
+   *  without a block first). */
+  const itemOf = (entries: TocEntry[]): DataItem => {
+    const ordered = [...entries].sort((x, y) => (blockById.get(x.dumpId)?.offset ?? -1) - (blockById.get(y.dumpId)?.offset ?? -1));
     const ranges: DataItem['ranges'] = [];
     for (const e of ordered) {
       const b = blockById.get(e.dumpId);
@@ -386,9 +387,15 @@ function parallelItems(toc: readonly TocEntry[], blocks: readonly DataBlock[], s
       else ranges.push({ offset: b.offset, length: b.lengthBytes });
       for (const t of tablesOf(e)) tableBytes.set(t, b.lengthBytes);
     }
-    smallItem = { dumpIds: ordered.map((e) => e.dumpId), ranges, bytes: ranges.reduce((n, r) => n + r.length, 0), tables: ordered.flatMap(tablesOf) };
-    dataItems.push(smallItem);
-  }
+    return { dumpIds: ordered.map((e) => e.dumpId), ranges, bytes: ranges.reduce((n, r) => n + r.length, 0), tables: ordered.flatMap(tablesOf) };
+  };
+  // The small large-object blocks in an item of their own: only pg_restore loads large objects, and the small tables'
+  // item then goes over a session (COPY) like the others.
+  const smallBlobs = small.filter((e) => e.desc === 'BLOBS');
+  const smallRest = small.filter((e) => e.desc !== 'BLOBS');
+  let smallItem: DataItem | undefined;
+  if (smallRest.length > 0) dataItems.push((smallItem = itemOf(smallRest)));
+  if (smallBlobs.length > 0) dataItems.push(itemOf(smallBlobs));
   dataItems.sort((x, y) => y.bytes - x.bytes || (x.ranges[0]?.offset ?? 0) - (y.ranges[0]?.offset ?? 0));
 
   // Post-data entries on exactly one table whose data an item loads (pg_dump names a table once per indexed column).
