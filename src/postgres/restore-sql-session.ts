@@ -98,8 +98,8 @@ export class RestoreSqlSession {
         hint: 'This is a bug in pgvault: please report it.',
       });
     }
-    const doing = entry.desc === 'SEQUENCE SET' ? 'executing' : 'creating';
-    await this.#guarded(entry, doing, signal, async (cancelled) => {
+    const [doing, done] = entry.desc === 'SEQUENCE SET' ? ['executing', 'executed'] : ['creating', 'built'];
+    await this.#guarded(entry, { log: `pgvault: ${doing} ${describeEntry(entry)}`, cancelledWhile: `${done} ${describeEntry(entry)}` }, signal, async (cancelled) => {
       const ts = entry.tablespace;
       if (ts !== null && ts !== this.#tablespace) {
         // pg_restore remembers the tablespace even when the SET fails.
@@ -122,8 +122,8 @@ export class RestoreSqlSession {
       throw new UserErrorPgToolFailed(`a restore session loads table data, not ${entry.desc} entries`, { hint: 'This is a bug in pgvault: please report it.' });
     }
     const name = `${entry.namespace ? `${entry.namespace}.` : ''}${entry.tag ?? ''}`;
-    return this.#guarded(entry, 'loaded', opts.signal, async () => {
-      this.#log?.(`pgvault: processing data for table "${name}"`);
+    const what = { log: `pgvault: processing data for table "${name}"`, cancelledWhile: `loaded the data of ${describeEntry(entry)}` };
+    return this.#guarded(entry, what, opts.signal, async () => {
       const q = new CopyInQuery(sql, next, opts.written);
       await this.#client.query(q as unknown as pg.QueryConfig);
       await q.done;
@@ -132,16 +132,19 @@ export class RestoreSqlSession {
   }
 
   /** Runs `body` for `entry` with the session's cancellation and error mapping: `signal` cancels the running statement
-   *  and ends the session; a server error becomes the coded error a pg_restore run of the entry would give. */
-  async #guarded<T>(entry: TocEntry, doing: string, signal: AbortSignal | undefined, body: (cancelled: () => UserErrorPgToolCancelled) => Promise<T>): Promise<T> {
+   *  and ends the session; a server error becomes the coded error a pg_restore run of the entry would give. `what`:
+   *  the log line (pg_restore --verbose's) and what the restore was doing, for the cancellation's message. */
+  async #guarded<T>(
+    entry: TocEntry,
+    what: { log: string; cancelledWhile: string },
+    signal: AbortSignal | undefined,
+    body: (cancelled: () => UserErrorPgToolCancelled) => Promise<T>,
+  ): Promise<T> {
     const cancelled = (): UserErrorPgToolCancelled =>
-      new UserErrorPgToolCancelled(`the restore was cancelled while it ${doing === 'loaded' ? 'loaded the data of' : doing === 'executing' ? 'executed' : 'built'} ${describeEntry(entry)}`, {
-        hint: 'Nothing was kept from the cancelled run.',
-        cause: signal?.reason,
-      });
+      new UserErrorPgToolCancelled(`the restore was cancelled while it ${what.cancelledWhile}`, { hint: 'Nothing was kept from the cancelled run.', cause: signal?.reason });
     if (signal?.aborted) throw cancelled();
     if (this.#ended) throw new TransientErrorConnectionLost(`the connection for ${describeEntry(entry)} to ${describeTarget(this.#cfg)} is closed`);
-    if (doing !== 'loaded') this.#log?.(`pgvault: ${doing} ${describeEntry(entry)}`);
+    this.#log?.(what.log);
     const onAbort = (): void => void (this.#stopping ??= this.#cancel());
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
@@ -188,8 +191,8 @@ export class RestoreSqlSession {
   }
 }
 
-/** The sessions of a parallel restore's items, reused from one item to the next. Together with the data runs left
- *  to pg_restore (a pg_restore and its connection each, announced with loadingStarts/loadingEnds) they hold at most `limit`
+/** The sessions of a parallel restore's items, reused from one item to the next. Together with the data runs left to
+ *  pg_restore (a pg_restore and its connection each, announced with loadingStarts/loadingEnds) they hold at most `limit`
  *  connections; a parallel restore passes jobs + 1, what pg_restore -j holds (a leader and `jobs` workers). A data run
  *  that would pass the bound closes an idle session first, so with the bound at jobs + 1 one idle session outlives
  *  both workers' loads and the next post item takes it. A session that ended while idle (the server, a failover) is
