@@ -1,9 +1,10 @@
 /** One pg_dump streamed into a manifest writer: pg_dump -Fc -Z0 → archive reader (records the TOC end and every
  *  data block's range as bytes pass) → vault entry; then the archive index as a second, small entry.
  *  No temp file anywhere. It never commits: the caller commits only after every dump of the point succeeded. */
+import { once } from 'node:events';
 import { Readable } from 'node:stream';
 import type { PgConnectionConfig, PgClient, DataBlock, ArchiveHeader } from '../postgres/index.ts';
-import { createArchiveTap, spawnPgDump, tocEncoding } from '../postgres/index.ts';
+import { createArchiveTap, spawnPgDump, tocEncoding, UserErrorDatabaseNotFound, withConnection } from '../postgres/index.ts';
 import type { EntryInfo, ManifestWriter } from '../vault/index.ts';
 import { buildArchiveIndex, type ArchiveIndexRecord } from './archive-index.ts';
 
@@ -36,14 +37,31 @@ export function databaseOfEntry(name: string): string | undefined {
   return m ? decodeURIComponent(m[1]!) : undefined;
 }
 
-export async function dumpIntoVault(
-  writer: ManifestWriter,
-  cfg: PgConnectionConfig,
-  database: string,
-  client: PgClient,
-  /** encoding: the database's (pg_dump's log lines are decoded from it). */
-  opts: { signal?: AbortSignal; onProgress?: (p: DumpProgress) => void; encoding?: string } = {},
-): Promise<DumpedDatabase> {
+export interface DumpOptions {
+  signal?: AbortSignal;
+  onProgress?: (p: DumpProgress) => void;
+  /** The database's encoding (pg_dump's log lines are decoded from it). */
+  encoding?: string;
+  /** A database that is gone when pg_dump fails before its first byte (dropped since it was listed) resolves to
+   *  undefined instead of failing: nothing of it was added to the writer. */
+  leaveOutIfGone?: boolean;
+}
+
+/** Whether `database` exists now, asked by connecting to it: a connection waits for a DROP DATABASE under way (it
+ *  holds the database's lock until it commits), so a database being dropped WITH (FORCE) is seen as gone. */
+export async function databaseExists(cfg: PgConnectionConfig, database: string): Promise<boolean> {
+  try {
+    await withConnection({ ...cfg, database }, async () => undefined);
+    return true;
+  } catch (err) {
+    if (err instanceof UserErrorDatabaseNotFound) return false;
+    throw err;
+  }
+}
+
+export async function dumpIntoVault(writer: ManifestWriter, cfg: PgConnectionConfig, database: string, client: PgClient, opts: DumpOptions & { leaveOutIfGone: true }): Promise<DumpedDatabase | undefined>;
+export async function dumpIntoVault(writer: ManifestWriter, cfg: PgConnectionConfig, database: string, client: PgClient, opts?: DumpOptions): Promise<DumpedDatabase>;
+export async function dumpIntoVault(writer: ManifestWriter, cfg: PgConnectionConfig, database: string, client: PgClient, opts: DumpOptions = {}): Promise<DumpedDatabase | undefined> {
   const blocks: DataBlock[] = [];
   let header: ArchiveHeader | undefined;
   let tocEntries = 0;
@@ -75,6 +93,19 @@ export async function dumpIntoVault(
   dump.stdout.on('end', () => (stdoutEnded = true));
   dump.stdout.on('error', (err) => tap.destroy(err));
   dump.stdout.pipe(tap);
+  // The entry begins with pg_dump's first byte: a pg_dump that fails before it (no connection, a lock it never
+  // got) has added nothing to the writer, so the point can still be committed without this database.
+  if (!(await firstOutput(tap, dump.done))) {
+    const failure = await dump.done.then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    if (failure !== undefined) {
+      tap.destroy();
+      if (opts.leaveOutIfGone && !(await databaseExists(cfg, database).catch(() => true))) return undefined;
+      throw failure;
+    }
+  }
   const entryP = writer.addEntry(entryNames.archive(database), tap, { signal: opts.signal });
   // A writer that stops reading must not leave pg_dump blocked on a full pipe; once pg_dump's output has ended
   // it exits by itself, and its own status says why (a kill would hide that).
@@ -94,4 +125,26 @@ export async function dumpIntoVault(
   const indexEntry = await writer.addEntry(entryNames.index(database), Readable.from([Buffer.from(JSON.stringify(index))]), { signal: opts.signal });
   progress?.({ database, bytesDumped: tap.reader.offset });
   return { database, archive: entry.value, index, indexEntry, log: dump.log };
+}
+
+/** Resolves true once `out` has bytes to read, false when the tool exited first (bytes may still follow a
+ *  successful exit: the entry then reads them). */
+async function firstOutput(out: Readable, exited: Promise<unknown>): Promise<boolean> {
+  if (out.readableLength > 0) return true;
+  const stop = new AbortController();
+  try {
+    return await Promise.race([
+      // 'readable' also comes at the end of a stream that had nothing in it.
+      once(out, 'readable', { signal: stop.signal }).then(
+        () => out.readableLength > 0,
+        () => false,
+      ),
+      exited.then(
+        () => false,
+        () => false,
+      ),
+    ]);
+  } finally {
+    stop.abort();
+  }
 }

@@ -1,7 +1,9 @@
 /** Whole-server backup: the globals (roles without passwords, memberships, settings, tablespaces) plus every
  *  database except templates and the exclusions, dumped in parallel with a bound, committed as ONE recovery
- *  point only when every dump succeeded. A failure of any part leaves no manifest. No temp file anywhere. */
-import { pickClient, spawnPgDumpGlobals, withConnection, type PgClientSet, type PgConnectionConfig } from '../postgres/index.ts';
+ *  point only when every dump succeeded. A failure of any part leaves no manifest. No temp file anywhere.
+ *  A database dropped before its pg_dump wrote a byte (since the listing, or WITH (FORCE) while pg_dump waited
+ *  for a lock) is left out and named in the point; one dropped WITH (FORCE) while its data was read fails the run. */
+import { pickClient, spawnPgDumpGlobals, type PgClientSet, type PgConnectionConfig } from '../postgres/index.ts';
 import type { ManifestInfo, Vault } from '../vault/index.ts';
 import { dumpIntoVault, entryNames, type DumpedDatabase, type DumpProgress } from './dump-into-vault.ts';
 import type { PointMeta } from './run-backup.ts';
@@ -68,13 +70,14 @@ export async function runServerBackup(vault: Vault, cfg: PgConnectionConfig, opt
         const db = databases[next++]!;
         try {
           // A database dropped since the listing (a CI scratch database) is left out, not a reason to lose the
-          // point. One dropped in the instant between this check and pg_dump's connection still fails the run.
-          if (!(await stillThere(cfg, db))) {
+          // point: its pg_dump fails before writing anything, and the database is gone by then.
+          const d = await dumpIntoVault(writer, cfg, db, dumpClient, { signal, onProgress: opts.onProgress, encoding: encodings.get(db), leaveOutIfGone: true });
+          if (d === undefined) {
             skipped.push({ name: db, why: 'dropped while the backup ran' });
             log.push(`pgvault: database "${db}" left out: dropped while the backup ran`);
             continue;
           }
-          dumped.push(await dumpIntoVault(writer, cfg, db, dumpClient, { signal, onProgress: opts.onProgress, encoding: encodings.get(db) }));
+          dumped.push(d);
         } catch (err) {
           failure ??= { err };
           stop.abort(err);
@@ -105,8 +108,4 @@ export async function runServerBackup(vault: Vault, cfg: PgConnectionConfig, opt
     await writer.abort().catch(() => undefined);
     throw err;
   }
-}
-
-async function stillThere(cfg: PgConnectionConfig, database: string): Promise<boolean> {
-  return withConnection(cfg, async (c) => (await c.query('SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1', [database])).rowCount === 1);
 }

@@ -207,6 +207,26 @@ describe('restore of a whole-server point onto a fresh PostgreSQL 16', () => {
   });
 });
 
+/** Holds an ACCESS EXCLUSIVE lock on `table` in `db` until released, and waits for pg_dump to queue behind it. */
+async function blockPgDump(c: PgCluster, db: string, table: string): Promise<{ pgDumpPid: () => Promise<number>; release: () => Promise<void> }> {
+  const holder = await c.connect(db);
+  await holder.query(`BEGIN; LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
+  return {
+    pgDumpPid: async () => {
+      for (let i = 0; i < 600; i++) {
+        const [r] = await c.query<{ pid: number }>(
+          `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = 'pg_dump' AND wait_event_type = 'Lock'`,
+          [db],
+        );
+        if (r) return r.pid;
+        await new Promise((res) => setTimeout(res, 50));
+      }
+      throw new Error(`pg_dump never waited for the lock in ${db}`);
+    },
+    release: () => holder.end().catch(() => undefined),
+  };
+}
+
 describe('a database dropped while the whole-server backup runs', () => {
   it('is left out and reported; the point holds the others', async () => {
     await src.createDatabase('yy_slow');
@@ -234,6 +254,46 @@ describe('a database dropped while the whole-server backup runs', () => {
       await dropping?.catch(() => undefined);
       await src.query('DROP DATABASE IF EXISTS zz_scratch');
       await src.query('DROP DATABASE yy_slow');
+    }
+  });
+
+  it('is left out when dropped (WITH FORCE) after pg_dump connected, before its first byte', async () => {
+    await src.createDatabase('zz_forced');
+    await src.query('CREATE TABLE busy (x int)', [], 'zz_forced');
+    const lock = await blockPgDump(src, 'zz_forced', 'busy');
+    try {
+      const backup = runServerBackup(vault, parsePgUrl(src.url('postgres')), { clients, parallel: 1, exclude: { names: ['skipme', 'latin_conn'] } });
+      backup.catch(() => undefined);
+      await lock.pgDumpPid();
+      await src.query('DROP DATABASE zz_forced WITH (FORCE)');
+      const p = await backup;
+      expect(p.databases.map((d) => d.name)).toEqual(['alpha', 'beta', 'postgres']);
+      expect(p.skipped).toContainEqual({ name: 'zz_forced', why: 'dropped while the backup ran' });
+      expect(p.log).toContain('pgvault: database "zz_forced" left out: dropped while the backup ran');
+      const m = await vault.readManifest(p.manifest.id as ManifestId);
+      expect(m.entries.map((e) => e.name).sort()).toEqual(
+        [entryNames.globals, ...['alpha', 'beta', 'postgres'].flatMap((d) => [entryNames.archive(d), entryNames.index(d)])].sort(),
+      );
+    } finally {
+      await lock.release();
+      await src.query('DROP DATABASE IF EXISTS zz_forced WITH (FORCE)');
+    }
+  });
+
+  it('fails the run, with no point, when pg_dump fails before its first byte and the database is still there', async () => {
+    await src.createDatabase('zz_kept');
+    await src.query('CREATE TABLE busy (x int)', [], 'zz_kept');
+    const before = (await vault.listManifests()).length;
+    const lock = await blockPgDump(src, 'zz_kept', 'busy');
+    try {
+      const backup = runServerBackup(vault, parsePgUrl(src.url('postgres')), { clients, parallel: 1, exclude: { names: ['skipme', 'latin_conn'] } });
+      backup.catch(() => undefined);
+      await src.query('SELECT pg_terminate_backend($1)', [await lock.pgDumpPid()]);
+      await expect(backup).rejects.toMatchObject({ code: 'TransientErrorConnectionLost', details: { database: 'zz_kept' } });
+      expect((await vault.listManifests()).length).toBe(before);
+    } finally {
+      await lock.release();
+      await src.query('DROP DATABASE zz_kept WITH (FORCE)');
     }
   });
 });
