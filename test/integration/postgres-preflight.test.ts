@@ -1,5 +1,5 @@
 /** Pre-flight and grant scripts against a real PostgreSQL 13 (no pg_read_all_data there): the exact missing
- *  privileges (CONNECT, USAGE, SELECT on tables and sequences, large objects, RLS), their GRANT script applied
+ *  privileges (CONNECT, USAGE, SELECT on tables and sequences, extension configuration tables, large objects, RLS), their GRANT script applied
  *  with psql until pre-flight passes and pg_dump succeeds, the full script for a role covering objects created
  *  later, whole-server listing with exclusions, and the superuser warning. */
 import { spawnSync } from 'node:child_process';
@@ -266,6 +266,46 @@ describe('preflight on PostgreSQL 13', () => {
       expect(await missingOf()).not.toContain(`SELECT on large object ${lo!.oid} in database "lodb"`);
     } finally {
       await cluster.dropDatabase('lodb');
+    }
+  });
+
+  it("an extension's configuration table needs SELECT (pg_dump reads its rows); its other member tables do not", async () => {
+    await cluster.createDatabase('extdb');
+    await cluster.createRole('bk4', 'bk4-password-1', 'LOGIN');
+    try {
+      // What pg_extension_config_dump() records, done by hand: no extension on this machine has a configuration
+      // table. pg_dump then dumps the extension as CREATE EXTENSION, and ext_settings' rows as table data.
+      await cluster.query(
+        `CREATE EXTENSION citext;
+         CREATE TABLE public.ext_settings (k text PRIMARY KEY, v text);
+         INSERT INTO public.ext_settings VALUES ('mode', 'strict');
+         CREATE TABLE public.ext_cache (k text);
+         ALTER EXTENSION citext ADD TABLE public.ext_settings;
+         ALTER EXTENSION citext ADD TABLE public.ext_cache;
+         UPDATE pg_extension SET extconfig = ARRAY['public.ext_settings'::regclass::oid], extcondition = ARRAY['']
+          WHERE extname = 'citext';`,
+        [],
+        'extdb',
+      );
+      const cfg = parsePgUrl(cluster.url('extdb', 'bk4', 'bk4-password-1'));
+      const err = await expectMissing(cfg);
+      expect(err.details.missing).toEqual(['SELECT on table "public"."ext_settings" in database "extdb"']);
+      // pg_dump agrees: without the grant it fails on that very table.
+      const refused = spawnPgDump(cfg, { client: pickClient(clients, 'pg_dump', 13) });
+      (refused.stdout as Readable).resume();
+      await expect(refused.done).rejects.toMatchObject({ message: expect.stringMatching(/ext_settings/) });
+
+      psql(err.details.grantScript as string);
+      await preflight(cfg, { clients });
+      const dump = spawnPgDump(cfg, { client: pickClient(clients, 'pg_dump', 13) });
+      const parts: Buffer[] = [];
+      for await (const c of dump.stdout as Readable) parts.push(c as Buffer);
+      await dump.done;
+      const archive = Buffer.concat(parts);
+      expect(archive.includes('mode\tstrict')).toBe(true);
+    } finally {
+      await cluster.dropDatabase('extdb');
+      await cluster.query('DROP ROLE bk4');
     }
   });
 });
