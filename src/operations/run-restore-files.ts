@@ -5,7 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { access, link, mkdir, open, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { UserErrorConflict, UserErrorNotFound } from '../lib/index.ts';
@@ -67,6 +67,8 @@ export async function runRestoreFiles(vault: Vault, manifestId: ManifestId, targ
   if (typeof target === 'string') {
     await mkdir(target, { recursive: true });
     for (const w of wanted) if (await exists(join(target, w.name))) throw alreadyThere(join(target, w.name));
+    const collisions = caseCollisions(wanted.map((w) => w.name));
+    if (collisions.length > 0 && (await foldsCase(target))) throw oneFileOnThisFilesystem(collisions, wanted, target);
   } else {
     for (const w of wanted) if (await storedAlready(target, parseStorageKey(`${opts.prefix ?? ''}${w.name}`))) throw alreadyThere(`${opts.prefix ?? ''}${w.name}`);
   }
@@ -118,6 +120,33 @@ export async function runRestoreFiles(vault: Vault, manifestId: ManifestId, targ
     out.push({ name: w.name, ...(w.database !== undefined ? { database: w.database } : {}), sizeBytes: size, sha256: sha.digest('hex') });
   }
   return out;
+}
+
+/** Groups of names that a filesystem blind to case (exFAT, FAT, NTFS, SMB shares; APFS and HFS+ by default) would
+ *  store as one file. The names are percent-encoded, so ASCII: their upper case is what such a filesystem sees. */
+function caseCollisions(names: string[]): string[][] {
+  const byFolded = new Map<string, string[]>();
+  for (const n of names) byFolded.set(n.toUpperCase(), [...(byFolded.get(n.toUpperCase()) ?? []), n]);
+  return [...byFolded.values()].filter((g) => g.length > 1);
+}
+
+/** Whether the filesystem of `dir` is blind to case: a probe file is found under its name in upper case. */
+async function foldsCase(dir: string): Promise<boolean> {
+  const probe = join(dir, `.pgvault-case-probe-${randomBytes(6).toString('hex')}`);
+  await (await open(probe, 'wx')).close();
+  try {
+    return await exists(join(dir, basename(probe).toUpperCase()));
+  } finally {
+    await rm(probe, { force: true });
+  }
+}
+
+function oneFileOnThisFilesystem(collisions: string[][], wanted: { name: string; database?: string }[], dir: string): UserErrorConflict {
+  const groups = collisions.map((g) => g.map((n) => `"${wanted.find((w) => w.name === n)?.database ?? n}"`).join(' and '));
+  return new UserErrorConflict(`databases ${groups.join('; ')} would be one file in ${dir}: its filesystem does not tell upper from lower case`, {
+    hint: 'Restore them one at a time into separate directories (--database), or into a directory on a case-sensitive filesystem. Nothing was written.',
+    details: { path: dir, collisions },
+  });
 }
 
 async function exists(path: string): Promise<boolean> {
