@@ -49,7 +49,7 @@ export interface DumpOptions {
 
 /** Whether `database` exists now, asked by connecting to it: a connection waits for a DROP DATABASE under way (it
  *  holds the database's lock until it commits), so a database being dropped WITH (FORCE) is seen as gone. */
-export async function databaseExists(cfg: PgConnectionConfig, database: string): Promise<boolean> {
+async function databaseExists(cfg: PgConnectionConfig, database: string): Promise<boolean> {
   try {
     await withConnection({ ...cfg, database }, async () => undefined);
     return true;

@@ -41,9 +41,6 @@ export async function roleNames(cfg: PgConnectionConfig): Promise<Set<string>> {
   return withConnection(cfg, async (c) => new Set((await c.query<{ rolname: string }>('SELECT rolname FROM pg_roles')).rows.map((r) => r.rolname)));
 }
 
-export async function databaseExists(cfg: PgConnectionConfig, name: string): Promise<boolean> {
-  return withConnection(cfg, async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1);
-}
 
 export interface DatabaseExclusions {
   /** Database names to leave out. */
