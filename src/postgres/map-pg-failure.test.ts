@@ -71,6 +71,17 @@ describe('mapPgToolExit on real pg_dump 15 / pg_restore 15 output', () => {
     expect(err.details.errors).toEqual(['pg_dump: error: query failed: ERROR:  could not access file "$libdir/postgis-3": No such file or directory']);
     const killed = mapPgToolExit({ ctx: { actor: 'pg_dump', cfg }, exitCode: null, signal: 'SIGPIPE', lines: [] });
     expect(killed.message).toContain('killed by SIGPIPE');
+    expect(err.hint).not.toContain('lc_messages');
+  });
+
+  it.each([
+    ['French, pg_restore', 'pg_restore', "pg_restore: error: could not execute query: ERREUR:  n'a pas pu étendre le fichier « base/16384/16385 » : Aucun espace disponible sur le périphérique"],
+    ['German, pg_dump', 'pg_dump', 'pg_dump: error: query failed: FEHLER:  storniere Anfrage wegen Zeitüberschreitung der Anfrage'],
+    ['Japanese, pg_restore', 'pg_restore', 'pg_restore: error: could not execute query: エラー:  ロックのタイムアウトのためステートメントをキャンセルしています'],
+  ] as const)('a server error in another language (%s) is told apart and its hint gives the fix', (_name, actor, line) => {
+    const err = map([line], actor);
+    expect(err).toBeInstanceOf(UserErrorPgToolFailed);
+    expect(err.hint).toContain(`ALTER ROLE "backup" SET lc_messages = 'C';`);
   });
 });
 

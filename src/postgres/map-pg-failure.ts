@@ -180,6 +180,15 @@ export function mapPgFailureText(text: string, ctx: PgFailureContext, sqlstate?:
   return undefined;
 }
 
+/** Whether a server error that the tool printed is in another language than English: the tools' own words (run
+ *  with LC_ALL=C) are English, the severity after them is the server's ("FEHLER:  ", "ERREUR:  "). */
+function localizedServerError(errors: readonly string[]): boolean {
+  return errors.some((l) => {
+    const m = /(?:could not execute query|query failed): ([^:]{2,24}): {2}/u.exec(l);
+    return m !== null && !/^(ERROR|FATAL|PANIC)$/.test(m[1]!);
+  });
+}
+
 /** The error lines of a tool's stderr (pg_dump: error: …, detail lines, server ERROR/FATAL lines). */
 export function errorLines(lines: readonly string[]): string[] {
   return lines.filter((l) => /^(pg_dump|pg_dumpall|pg_restore): (error|detail|fatal|warning: errors ignored)|^(ERROR|FATAL|DETAIL|HINT|PANIC):|^Command was:|^server closed|^\s+This probably means|^connection to server/.test(l));
@@ -202,7 +211,11 @@ export function mapPgToolExit(args: {
   return new UserErrorPgToolFailed(`${who} ${how} on ${describeTarget(args.ctx.cfg)}${last ? `: ${last}` : ''}`, {
     hint: args.signal === 'SIGPIPE'
       ? 'The reader of the dump stopped early (a failed upload or a cancelled job); see the job log for the first error.'
-      : 'See details.errors (the tool\'s own error lines) and the job log.',
+      : localizedServerError(errors)
+        ? `The server reported the failure in its own language (lc_messages), and pgvault reads the failures of running statements ` +
+          `(lock timeout, disk full) only in English. A superuser can set it for this role alone: ` +
+          `ALTER ROLE "${args.ctx.cfg.user.replace(/"/g, '""')}" SET lc_messages = 'C'; then the failure gets its own code and hint. See details.errors.`
+        : 'See details.errors (the tool\'s own error lines) and the job log.',
     details: { actor: args.ctx.actor, exitCode: args.exitCode, signal: args.signal, errors: errors.slice(-20).map(redact) },
   });
 }

@@ -12,6 +12,8 @@ import {
   spawnPgDump,
   UserErrorAuthenticationFailed,
   UserErrorDatabaseNotFound,
+  UserErrorLockTimeout,
+  UserErrorPgToolFailed,
   type PgClient,
 } from '../../src/postgres/index.ts';
 import { startCluster, type PgCluster } from '../support/pg-cluster.ts';
@@ -61,6 +63,29 @@ describe('a server that speaks German', () => {
     try {
       expect((await preflight(parsePgUrl(cluster.url('app', 'dumper', 'richtiges-Passwort-1')))).warnings.join('\n')).not.toContain('lc_messages');
     } finally {
+      await cluster.query('ALTER ROLE dumper RESET lc_messages');
+    }
+  });
+
+  it('a lock timeout in German gets the fix in its hint; with lc_messages = C for the role it is UserErrorLockTimeout', async () => {
+    await cluster.query('CREATE TABLE IF NOT EXISTS gesperrt (n int); GRANT SELECT ON gesperrt TO dumper', [], 'app');
+    const cfg = parsePgUrl(cluster.url('app', 'dumper', 'richtiges-Passwort-1'));
+    const holder = await cluster.connect('app');
+    const dumpWhileLocked = async (): Promise<unknown> => {
+      const dump = spawnPgDump(cfg, { client: pgDump, lockWaitTimeoutMs: 300 });
+      dump.stdout.resume();
+      return dump.done.catch((e: unknown) => e);
+    };
+    try {
+      await holder.query('BEGIN; LOCK TABLE gesperrt IN ACCESS EXCLUSIVE MODE');
+      const german = await dumpWhileLocked();
+      expect(german).toBeInstanceOf(UserErrorPgToolFailed);
+      expect((german as UserErrorPgToolFailed).message).toMatch(/FEHLER/);
+      expect((german as UserErrorPgToolFailed).hint).toContain(`ALTER ROLE "dumper" SET lc_messages = 'C';`);
+      await cluster.query(`ALTER ROLE dumper SET lc_messages = 'C'`);
+      expect(await dumpWhileLocked()).toBeInstanceOf(UserErrorLockTimeout);
+    } finally {
+      await holder.end();
       await cluster.query('ALTER ROLE dumper RESET lc_messages');
     }
   });
