@@ -42,9 +42,17 @@ export interface DumpOptions {
   onProgress?: (p: DumpProgress) => void;
   /** The database's encoding (pg_dump's log lines are decoded from it). */
   encoding?: string;
-  /** A database that is gone when pg_dump fails before its first byte (dropped since it was listed) resolves to
-   *  undefined instead of failing: nothing of it was added to the writer. */
+  /** A database that is gone when pg_dump fails before its first byte (dropped since it was listed) resolves to a
+   *  GoneDatabase instead of failing: nothing of it was added to the writer. */
   leaveOutIfGone?: boolean;
+}
+
+/** A database left out because it was dropped before its pg_dump wrote a byte. */
+export interface GoneDatabase {
+  database: string;
+  gone: true;
+  /** pg_dump's stderr, redacted: its failure to connect or its terminated session. */
+  log: string[];
 }
 
 /** Whether `database` exists now, asked by connecting to it: a connection waits for a DROP DATABASE under way (it
@@ -59,9 +67,9 @@ async function databaseExists(cfg: PgConnectionConfig, database: string): Promis
   }
 }
 
-export async function dumpIntoVault(writer: ManifestWriter, cfg: PgConnectionConfig, database: string, client: PgClient, opts: DumpOptions & { leaveOutIfGone: true }): Promise<DumpedDatabase | undefined>;
+export async function dumpIntoVault(writer: ManifestWriter, cfg: PgConnectionConfig, database: string, client: PgClient, opts: DumpOptions & { leaveOutIfGone: true }): Promise<DumpedDatabase | GoneDatabase>;
 export async function dumpIntoVault(writer: ManifestWriter, cfg: PgConnectionConfig, database: string, client: PgClient, opts?: DumpOptions): Promise<DumpedDatabase>;
-export async function dumpIntoVault(writer: ManifestWriter, cfg: PgConnectionConfig, database: string, client: PgClient, opts: DumpOptions = {}): Promise<DumpedDatabase | undefined> {
+export async function dumpIntoVault(writer: ManifestWriter, cfg: PgConnectionConfig, database: string, client: PgClient, opts: DumpOptions = {}): Promise<DumpedDatabase | GoneDatabase> {
   const blocks: DataBlock[] = [];
   let header: ArchiveHeader | undefined;
   let tocEntries = 0;
@@ -96,15 +104,22 @@ export async function dumpIntoVault(writer: ManifestWriter, cfg: PgConnectionCon
   // The entry begins with pg_dump's first byte: a pg_dump that fails before it (no connection, a lock it never
   // got) has added nothing to the writer, so the point can still be committed without this database.
   if (!(await firstOutput(tap, dump.done))) {
+    // The archive reader refused pg_dump's first bytes while pg_dump still writes: stopped, or it would block on the
+    // full pipe and never exit. (Output that merely ended early is pg_dump's own failure to report.)
+    const refused = tap.errored !== null && !stdoutEnded;
+    if (refused) dump.kill();
     const failure = await dump.done.then(
       () => undefined,
       (err: unknown) => err,
     );
+    if (refused) throw tap.errored;
     if (failure !== undefined) {
       tap.destroy();
-      if (opts.leaveOutIfGone && !(await databaseExists(cfg, database).catch(() => true))) return undefined;
+      const gone = opts.leaveOutIfGone && !opts.signal?.aborted && !(await databaseExists(cfg, database).catch(() => true));
+      if (gone) return { database, gone: true, log: dump.log };
       throw failure;
     }
+    if (tap.errored) throw tap.errored;
   }
   const entryP = writer.addEntry(entryNames.archive(database), tap, { signal: opts.signal });
   // A writer that stops reading must not leave pg_dump blocked on a full pipe; once pg_dump's output has ended

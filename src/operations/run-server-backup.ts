@@ -2,7 +2,8 @@
  *  database except templates and the exclusions, dumped in parallel with a bound, committed as ONE recovery
  *  point only when every dump succeeded. A failure of any part leaves no manifest. No temp file anywhere.
  *  A database dropped before its pg_dump wrote a byte (since the listing, or WITH (FORCE) while pg_dump waited
- *  for a lock) is left out and named in the point; one dropped WITH (FORCE) while its data was read fails the run. */
+ *  for a lock) is left out and named in the point; one dropped WITH (FORCE) after pg_dump's first byte fails the
+ *  run. (pg_dump writes nothing before it has read the whole schema; a small database comes out in one piece.) */
 import { pickClient, spawnPgDumpGlobals, type PgClientSet, type PgConnectionConfig } from '../postgres/index.ts';
 import type { ManifestInfo, Vault } from '../vault/index.ts';
 import { dumpIntoVault, entryNames, type DumpedDatabase, type DumpProgress } from './dump-into-vault.ts';
@@ -72,9 +73,9 @@ export async function runServerBackup(vault: Vault, cfg: PgConnectionConfig, opt
           // A database dropped since the listing (a CI scratch database) is left out, not a reason to lose the
           // point: its pg_dump fails before writing anything, and the database is gone by then.
           const d = await dumpIntoVault(writer, cfg, db, dumpClient, { signal, onProgress: opts.onProgress, encoding: encodings.get(db), leaveOutIfGone: true });
-          if (d === undefined) {
+          if ('gone' in d) {
             skipped.push({ name: db, why: 'dropped while the backup ran' });
-            log.push(`pgvault: database "${db}" left out: dropped while the backup ran`);
+            log.push(`pgvault: database "${db}" left out: dropped while the backup ran`, ...d.log.map((l) => `[${db}] ${l}`));
             continue;
           }
           dumped.push(d);
