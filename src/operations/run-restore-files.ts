@@ -4,11 +4,11 @@
  *  a file is made visible. The files restore with plain pg_restore, without pgvault. */
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { access, link, mkdir, open, rename, rm } from 'node:fs/promises';
+import { access, link, mkdir, open, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { UserErrorConflict, UserErrorNotFound } from '../lib/index.ts';
+import { renameIfAbsent, UserErrorConflict, UserErrorNotFound } from '../lib/index.ts';
 import { parseStorageKey, type StorageBackend } from '../storage/contract/index.ts';
 import type { ManifestId, Vault } from '../vault/index.ts';
 import { databaseOfEntry, entryNames } from './dump-into-vault.ts';
@@ -31,9 +31,10 @@ export interface RestoreFilesOptions {
 }
 
 /** A file name for a database that is safe on every filesystem and object store: percent-encoded like the entry,
- *  and a dot encoded where it starts the name, ends it or doubles ("..", which storage keys refuse). */
+ *  "*" too (exFAT, FAT and SMB refuse it), and a dot encoded where it starts the name, ends it or doubles ("..",
+ *  which storage keys refuse). */
 export function dumpFileName(database: string): string {
-  return `${encodeURIComponent(database).replace(/^\.|\.(?=\.)|\.$/g, '%2E')}.dump`;
+  return `${encodeURIComponent(database).replace(/\*/g, '%2A').replace(/^\.|\.(?=\.)|\.$/g, '%2E')}.dump`;
 }
 
 function alreadyThere(where: string): UserErrorConflict {
@@ -71,6 +72,8 @@ export async function runRestoreFiles(vault: Vault, manifestId: ManifestId, targ
     if (collisions.length > 0 && (await foldsCase(target))) throw oneFileOnThisFilesystem(collisions, wanted, target);
   } else {
     for (const w of wanted) if (await storedAlready(target, parseStorageKey(`${opts.prefix ?? ''}${w.name}`))) throw alreadyThere(`${opts.prefix ?? ''}${w.name}`);
+    const collisions = caseCollisions(wanted.map((w) => w.name));
+    if (collisions.length > 0 && (await storeFoldsCase(target, opts.prefix ?? ''))) throw oneFileOnThisFilesystem(collisions, wanted, `${target.location} ${opts.prefix ?? ''}`.trim());
   }
   const out: RestoredFile[] = [];
   for (const w of wanted) {
@@ -130,6 +133,19 @@ function caseCollisions(names: string[]): string[][] {
   return [...byFolded.values()].filter((g) => g.length > 1);
 }
 
+/** Whether a store is blind to case (a FilesystemBackend on exFAT): a probe object is found under its name in upper
+ *  case. Object stores are not; the probe costs them a put, a stat and a delete, and only when names collide. */
+async function storeFoldsCase(target: StorageBackend, prefix: string): Promise<boolean> {
+  const probe = parseStorageKey(`${prefix}.pgvault-case-probe-${randomBytes(6).toString('hex')}`);
+  await target.put(probe, Buffer.alloc(0), { ifAbsent: true });
+  try {
+    const slash = probe.lastIndexOf('/');
+    return await storedAlready(target, parseStorageKey(probe.slice(0, slash + 1) + probe.slice(slash + 1).toUpperCase()));
+  } finally {
+    await target.delete(probe).catch(() => undefined);
+  }
+}
+
 /** Whether the filesystem of `dir` is blind to case: a probe file is found under its name in upper case. */
 async function foldsCase(dir: string): Promise<boolean> {
   const probe = join(dir, `.pgvault-case-probe-${randomBytes(6).toString('hex')}`);
@@ -170,8 +186,8 @@ async function storedAlready(target: StorageBackend, key: ReturnType<typeof pars
 }
 
 /** Makes a verified partial file visible under its final name without ever replacing a file: a hard link, which
- *  fails on an existing name; where the filesystem has no hard links (vfat, exFAT, some SMB shares), the final
- *  name is reserved by an exclusive create and the partial file renamed onto that reservation. */
+ *  fails on an existing name; where the filesystem has no hard links (vfat, exFAT, some SMB shares), a rename under
+ *  a lock on the name (renameIfAbsent), so that no empty or partial file is ever seen under the final name. */
 async function publish(partial: string, final: string): Promise<void> {
   try {
     await link(partial, final);
@@ -181,9 +197,5 @@ async function publish(partial: string, final: string): Promise<void> {
     if (code === 'EEXIST') throw alreadyThere(final);
     if (!['EPERM', 'EOPNOTSUPP', 'ENOTSUP', 'ENOSYS', 'EMLINK'].includes(code ?? '')) throw err;
   }
-  const reserved = await open(final, 'wx').catch((err: NodeJS.ErrnoException) => {
-    throw err.code === 'EEXIST' ? alreadyThere(final) : err;
-  });
-  await reserved.close();
-  await rename(partial, final);
+  if (!(await renameIfAbsent(partial, final))) throw alreadyThere(final);
 }

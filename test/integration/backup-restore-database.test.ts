@@ -610,7 +610,7 @@ describe('runRestoreFiles', () => {
     expect((await runRestoreFiles(vault, backup.manifest.id as ManifestId, backend, { prefix: 'again/' }).catch((e: unknown) => e) as { code?: string }).code).toBe('UserErrorConflict');
   });
 
-  it('names files for awkward database names so that every store takes them (no "..", no leading or trailing dot)', () => {
+  it('names files for awkward database names so that every store and filesystem takes them (no "..", no leading or trailing dot, no *)', () => {
     const expected: [string, string][] = [
       ['shop', 'shop.dump'],
       ['app.v2', 'app.v2.dump'],
@@ -618,6 +618,8 @@ describe('runRestoreFiles', () => {
       ['v1..2', 'v1%2E.2.dump'],
       ['..', '%2E%2E.dump'],
       ['../etc/x', '%2E.%2Fetc%2Fx.dump'],
+      // exFAT, FAT and SMB refuse * (encodeURIComponent keeps it); the other characters they refuse are encoded.
+      ['a*b:c?"<>|\\', 'a%2Ab%3Ac%3F%22%3C%3E%7C%5C.dump'],
     ];
     expect(expected.map(([name]) => [name, dumpFileName(name)])).toEqual(expected);
     for (const name of ['app.', 'v1..2', '...', '.hidden', 'a/../b']) {

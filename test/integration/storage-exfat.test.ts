@@ -3,15 +3,15 @@
  *  EPERM, and \ : * ? " < > | are refused in names. Skipped, with the reason in its name, where it cannot be
  *  mounted (not root, no /dev/fuse, exfatprogs or exfat-fuse missing); .ci/run installs what it needs. */
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { entryNames, runRestoreFiles } from '../../src/operations/index.ts';
-import { FilesystemBackend, parseStorageKey } from '../../src/storage/index.ts';
-import { nameLockPath, tempFilePrefix } from '../../src/storage/filesystem/filesystem-backend.ts';
-import { describeStorageConformance, readAll } from '../../src/storage/testing/conformance.ts';
+import { FilesystemBackend, MemoryBackend, parseStorageKey } from '../../src/storage/index.ts';
+import { nameLockPath, tempFilePrefix } from '../../src/lib/index.ts';
+import { describeStorageConformance, listAll, readAll } from '../../src/storage/testing/conformance.ts';
 import { Vault, type ManifestId } from '../../src/vault/index.ts';
 import { exfatUnavailable, mountExfat, type ExfatMount } from '../support/exfat.ts';
 
@@ -32,27 +32,54 @@ describe.skipIf(unavailable !== undefined)(`on exFAT${unavailable ? ` (skipped: 
   });
 
   describe('FilesystemBackend without hard links', () => {
-    it('put ifAbsent breaks a name lock left by a put that died holding it, and removeTempFiles sweeps one', async () => {
+    it('put ifAbsent waits for a name lock held now, and breaks one left by a put that died holding it', async () => {
       const root = join(mounted().dir, 'locks');
-      const b = new FilesystemBackend(root);
+      const b = new FilesystemBackend(root, { deadNameLockMs: 400 });
       await b.put(parseStorageKey('d/first'), Buffer.from('learns that link(2) fails here'), { ifAbsent: true });
-      const target = join(root, 'd', 'second');
-      mkdirSync(nameLockPath(target));
-      const old = new Date(Date.now() - 120_000);
-      utimesSync(nameLockPath(target), old, old);
-      await b.put(parseStorageKey('d/second'), Buffer.from('after a crash'), { ifAbsent: true });
-      expect(readFileSync(target, 'utf8')).toBe('after a crash');
-      expect(tree(join(root, 'd'))).toEqual(['first', 'second']);
+      const dir = join(root, 'd');
+      const visible = (): string[] => tree(dir).filter((f) => !f.startsWith(tempFilePrefix));
 
-      // A lock held now (a racer between its check and its rename) means another put is taking the name.
-      mkdirSync(nameLockPath(join(root, 'd', 'third')));
-      await expect(b.put(parseStorageKey('d/third'), Buffer.from('loses'), { ifAbsent: true })).rejects.toMatchObject({ code: 'StorageErrorAlreadyExists' });
-      expect(tree(join(root, 'd')).filter((f) => !f.startsWith(tempFilePrefix))).toEqual(['first', 'second']);
+      // A racer between its check and its rename holds the lock: the put waits for it, then sees its object.
+      mkdirSync(nameLockPath(join(dir, 'raced')));
+      let settled = false;
+      const loser = b.put(parseStorageKey('d/raced'), Buffer.from('loses'), { ifAbsent: true }).finally(() => (settled = true));
+      loser.catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 150));
+      expect(settled).toBe(false);
+      writeFileSync(join(dir, 'raced'), 'the racer wins');
+      rmdirSync(nameLockPath(join(dir, 'raced')));
+      await expect(loser).rejects.toMatchObject({ code: 'StorageErrorAlreadyExists' });
+      expect(readFileSync(join(dir, 'raced'), 'utf8')).toBe('the racer wins');
+
+      // A lock nobody releases (its put died) is broken once it has stayed unchanged for deadNameLockMs.
+      mkdirSync(nameLockPath(join(dir, 'second')));
+      const t0 = Date.now();
+      await b.put(parseStorageKey('d/second'), Buffer.from('after a crash'), { ifAbsent: true });
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(400);
+      expect(readFileSync(join(dir, 'second'), 'utf8')).toBe('after a crash');
+      expect(tree(dir)).toEqual(['first', 'raced', 'second']);
+      // On a filesystem blind to case, "SECOND" is the same name, and its lock the same lock.
+      expect(nameLockPath(join(dir, 'SECOND'))).toBe(nameLockPath(join(dir, 'second')));
+      await expect(b.put(parseStorageKey('d/SECOND'), Buffer.from('x'), { ifAbsent: true })).rejects.toMatchObject({ code: 'StorageErrorAlreadyExists' });
+
+      // removeTempFiles sweeps a dead lock too.
+      mkdirSync(nameLockPath(join(dir, 'third')));
       expect(await b.removeTempFiles(new Date(Date.now() - 3_600_000))).toBe(0);
       expect(await b.removeTempFiles(new Date(Date.now() + 1000))).toBe(1);
-      expect(tree(join(root, 'd'))).toEqual(['first', 'second']);
-      await b.put(parseStorageKey('d/third'), Buffer.from('now'), { ifAbsent: true });
-      expect(tree(join(root, 'd'))).toEqual(['first', 'second', 'third']);
+      expect(visible()).toEqual(['first', 'raced', 'second']);
+      expect(tree(dir)).toEqual(['first', 'raced', 'second']);
+    });
+
+    it('a body that fails is its own error, not a refused name', async () => {
+      const b = new FilesystemBackend(join(mounted().dir, 'bodies'));
+      const failing = new Readable({
+        read() {
+          this.destroy(Object.assign(new Error('ENOENT: no such file or directory, open /gone'), { code: 'ENOENT', syscall: 'open' }));
+        },
+      });
+      const err = await b.put(parseStorageKey('x/y'), failing, { ifAbsent: true }).catch((e: unknown) => e);
+      expect((err as Error).message).not.toContain('refuses the name');
+      expect(tree(join(mounted().dir, 'bodies', 'x'))).toEqual([]);
     });
   });
 
@@ -106,6 +133,17 @@ describe.skipIf(unavailable !== undefined)(`on exFAT${unavailable ? ` (skipped: 
       // On a filesystem that tells case apart, the same restore writes both.
       const files = await runRestoreFiles(vault, point, join(work, 'case-sensitive'));
       expect(files.map((f) => f.name).sort()).toEqual(['Sales.dump', 'other.dump', 'sales.dump']);
+    });
+
+    it('refuses up front too when the exFAT directory is given as a storage location; an object store takes both', async () => {
+      const store = new FilesystemBackend(join(mounted().dir, 'as-store'));
+      const err = await runRestoreFiles(vault, point, store, { prefix: 'p/' }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'UserErrorConflict', details: { collisions: [['Sales.dump', 'sales.dump']] } });
+      expect(tree(join(mounted().dir, 'as-store', 'p'))).toEqual([]);
+      const objects = new MemoryBackend();
+      const files = await runRestoreFiles(vault, point, objects, { prefix: 'p/' });
+      expect(files.map((f) => f.name).sort()).toEqual(['Sales.dump', 'other.dump', 'sales.dump']);
+      expect((await listAll(objects, '')).sort()).toEqual(['p/Sales.dump', 'p/other.dump', 'p/sales.dump']);
     });
 
     it('writes each file whole without hard links, and never over another', async () => {

@@ -2,13 +2,13 @@
  *  Owns atomic, durable writes (temp file in the same directory, fsync, rename or link, fsync of the
  *  directory) and keeping every path inside the root. It must never expose a temp file as an object,
  *  never leave a partial object behind, and never resolve a key outside rootDir. */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { constants, type Dir } from 'node:fs';
 import { link, lstat, mkdir, open, opendir, realpath, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import { InternalErrorUnexpected, PgvaultError } from '../../lib/index.ts';
+import { deadNameLockMs, InternalErrorUnexpected, nameRefused, PgvaultError, renameIfAbsent, tempFilePrefix } from '../../lib/index.ts';
 import { allowSharedSignal, bodyChunks, isBodyError } from '../body-chunks.ts';
 import {
   StorageErrorAlreadyExists,
@@ -21,30 +21,20 @@ import {
 import type { ByteRange, ObjectStat, PutOptions, StorageBackend, StorageCapabilities, StorageKey } from '../storage-backend.ts';
 import { checkByteRange, parseStorageKey, parseStoragePrefix } from '../storage-key.ts';
 
-/** Names of in-flight writes start with this; list() never yields them and keys may not use it. */
-export const tempFilePrefix = '.pgvault-tmp.';
+/** Names of in-flight writes (and of renameIfAbsent's name locks) start with this; list() never yields them and
+ *  keys may not use it. */
+export { tempFilePrefix };
 
 /** The errors of link(2) on a filesystem without hard links (exFAT, FAT, some SMB and FUSE mounts). */
 const noHardLinks = new Set(['EPERM', 'EOPNOTSUPP', 'ENOTSUP', 'ENOSYS', 'EMLINK']);
-
-/** The lock directory that a put ifAbsent without hard links holds on `target`'s name, beside it. Hashed: the
- *  target's name may already be as long as the filesystem allows. */
-export function nameLockPath(target: string): string {
-  return join(dirname(target), `${tempFilePrefix}lock.${createHash('sha256').update(basename(target)).digest('hex').slice(0, 32)}`);
-}
-
-/** A name lock (put ifAbsent without hard links) is held around one lstat and one rename: one older than this
- *  was left by a process that died holding it. */
-const staleNameLockMs = 60_000;
 
 /** StorageBackend on a local (or mounted) filesystem.
  *  - put(): writes a temp file beside the target, fsyncs it, then rename(2)s it over the target, or for
  *    ifAbsent link(2)s it to the target, which fails atomically with EEXIST when the target exists (no
  *    check-then-rename race); then fsyncs the directory, and the parents of directories it created. A
  *    failed or aborted put removes its temp file; a killed one leaves it (see removeTempFiles).
- *  - Without hard links (exFAT, FAT: a USB disk), put ifAbsent takes a lock on the name (mkdir(2) of a hidden
- *    directory beside it, atomic everywhere), checks that the target is absent and renames the temp file onto
- *    it. Readers never see a partial or empty object; racers still get exactly one winner.
+ *  - Without hard links (exFAT, FAT: a USB disk), put ifAbsent renames under a lock on the name instead
+ *    (renameIfAbsent). Readers never see a partial or empty object; racers still get exactly one winner.
  *  - A name the filesystem refuses (exFAT and FAT refuse \ : * ? " < > |) fails with UserErrorInvalidStorageKey.
  *  - A key maps to rootDir/<segments>; keys are checked by parseStorageKey, so no key can resolve outside
  *    rootDir. Segments starting with ".pgvault-tmp." are refused (that namespace belongs to temp files).
@@ -60,8 +50,11 @@ export class FilesystemBackend implements StorageBackend {
   #realRoot: string | undefined;
   /** Learnt at the first link(2) that the filesystem refuses. */
   #noHardLinks = false;
+  readonly #deadNameLockMs: number;
 
-  constructor(rootDir: string) {
+  /** deadNameLockMs: see renameIfAbsent (tests shorten it). */
+  constructor(rootDir: string, opts: { deadNameLockMs?: number } = {}) {
+    this.#deadNameLockMs = opts.deadNameLockMs ?? deadNameLockMs;
     if (typeof rootDir !== 'string' || rootDir === '' || !isAbsolute(rootDir) || rootDir.includes('\0')) {
       throw new UserErrorInvalidStorageUrl(`filesystem storage root must be an absolute path, got ${JSON.stringify(rootDir)}`);
     }
@@ -91,8 +84,9 @@ export class FilesystemBackend implements StorageBackend {
     let tmpExists = false;
     try {
       await this.#assertInside(dir, key); // before mkdir, which would follow a planted link
-      const firstCreated = await mkdir(dir, { recursive: true }).catch((err: unknown) => {
+      const firstCreated = await mkdir(dir, { recursive: true }).catch(async (err: unknown) => {
         if (code(err) === 'EEXIST' || code(err) === 'ENOTDIR') throw this.#objectInTheWay(key);
+        if (await nameRefused(err)) throw this.#refusedName(key, err);
         throw err;
       });
       fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o666);
@@ -108,21 +102,24 @@ export class FilesystemBackend implements StorageBackend {
           linked = true;
         } catch (err) {
           if (code(err) === 'EEXIST') throw new StorageErrorAlreadyExists(key, this.location);
+          if (await nameRefused(err, tmp)) throw this.#refusedName(key, err);
           if (!noHardLinks.has(code(err) ?? '')) throw err;
           this.#noHardLinks = true;
         }
       }
+      const renamed = async (err: unknown): Promise<never> => {
+        if (code(err) === 'EISDIR' || code(err) === 'ENOTEMPTY' || code(err) === 'EEXIST') throw this.#objectInTheWay(key);
+        if (await nameRefused(err, tmp)) throw this.#refusedName(key, err);
+        throw err;
+      };
       if (linked) {
         await unlink(tmp);
         tmpExists = false;
       } else if (opts.ifAbsent) {
-        await this.#renameIfAbsent(tmp, target, key);
+        if (!(await renameIfAbsent(tmp, target, this.#deadNameLockMs).catch(renamed))) throw new StorageErrorAlreadyExists(key, this.location);
         tmpExists = false;
       } else {
-        await rename(tmp, target).catch((err: unknown) => {
-          if (code(err) === 'EISDIR' || code(err) === 'ENOTEMPTY' || code(err) === 'EEXIST') throw this.#objectInTheWay(key);
-          throw err;
-        });
+        await rename(tmp, target).catch(renamed);
         tmpExists = false;
       }
       await fsyncDir(dir);
@@ -132,55 +129,14 @@ export class FilesystemBackend implements StorageBackend {
       }
     } catch (err) {
       await fh?.close().catch(() => undefined);
-      const refused = (code(err) === 'ENOENT' || code(err) === 'EINVAL') && (await this.#nameRefused(err, tmpExists ? tmp : undefined));
       if (tmpExists) await unlink(tmp).catch(() => undefined);
-      if (refused) throw this.#refusedName(key, err);
       throw this.#translate(err, key, 'put');
     }
   }
 
-  /** put ifAbsent where link(2) is not available: rename(2) onto the target under a lock on its name, so that
-   *  no other put ifAbsent of that name can check and rename in between. */
-  async #renameIfAbsent(tmp: string, target: string, key: StorageKey): Promise<void> {
-    const lock = nameLockPath(target);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await mkdir(lock);
-        break;
-      } catch (err) {
-        if (code(err) !== 'EEXIST') throw err;
-        const st = await stat(lock).catch(() => undefined);
-        if (attempt > 0 || (st && Date.now() - st.mtimeMs < staleNameLockMs)) throw new StorageErrorAlreadyExists(key, this.location);
-        await rmdir(lock).catch(() => undefined); // left by a put that died holding it
-      }
-    }
-    try {
-      if (await lstat(target).then(() => true, (err: unknown) => (code(err) === 'ENOENT' ? false : Promise.reject(err)))) {
-        throw new StorageErrorAlreadyExists(key, this.location);
-      }
-      await rename(tmp, target);
-    } finally {
-      await rmdir(lock).catch(() => undefined);
-    }
-  }
-
-  /** Whether a put failed with ENOENT or EINVAL because the filesystem refuses the name: exfat-fuse answers ENOENT
-   *  for a rename to such a name although both directory and temp file are there; the kernel's exFAT and FAT
-   *  answer EINVAL. */
-  async #nameRefused(err: unknown, tmp: string | undefined): Promise<boolean> {
-    if (code(err) === 'EINVAL') return true;
-    const syscall = (err as { syscall?: string }).syscall;
-    if (syscall === 'mkdir') return true; // recursive: only a name it cannot create is left
-    if ((syscall !== 'rename' && syscall !== 'link' && syscall !== 'open') || tmp === undefined) return false;
-    return stat(tmp).then(
-      () => true,
-      () => false,
-    );
-  }
-
   #refusedName(key: string, cause: unknown): UserErrorInvalidStorageKey {
     return new UserErrorInvalidStorageKey(`cannot store "${key}" in ${this.location}: the filesystem refuses the name`, {
-      hint: 'exFAT and FAT (USB disks, SD cards) and SMB shares refuse \\ : * ? " < > | in names. Vault keys never use them; choose another name or another filesystem.',
+      hint: 'exFAT and FAT (USB disks, SD cards) and SMB shares refuse \\ : * ? " < > | in names (vault keys never hold them): choose another name or another filesystem.',
       cause,
     });
   }
