@@ -83,6 +83,14 @@ beforeAll(async () => {
      -- ~21 MB: its own data item in a parallel restore, and a post item (a key and a two-column index) built once it is in.
      ALTER TABLE public.big ADD CONSTRAINT big_pkey PRIMARY KEY (id);
      CREATE INDEX big_id_filler ON public.big (id, left(filler, 8));
+     -- An index whose build says, once, how many parallel workers its session allows (a WARNING: restores send
+     -- client_min_messages = warning).
+     CREATE FUNCTION public.build_probe(i int) RETURNS int IMMUTABLE LANGUAGE plpgsql AS $f$
+       BEGIN
+         IF i = 1 THEN RAISE WARNING 'index build: max_parallel_maintenance_workers = %', current_setting('max_parallel_maintenance_workers'); END IF;
+         RETURN i;
+       END $f$;
+     CREATE INDEX notes_probe ON public.notes (public.build_probe(id));
      GRANT USAGE ON SCHEMA shop TO reader;
      GRANT SELECT ON shop.orders TO reader;
      COMMENT ON TABLE shop.orders IS 'orders placed';`,
@@ -247,6 +255,8 @@ describe('runRestore into a newer major as a CREATEDB role', () => {
     expect(await summary(dst, 'parallel')).toEqual(expected);
     // Its post item ran as SQL over a worker's session, not as one more pg_restore run; no session stays open.
     expect(report.log).toContain('pgvault: creating INDEX "public.big_id_filler"');
+    // Without parallel workers of their own: the two jobs already keep the cores busy.
+    expect(report.log).toContain('pgvault: WARNING:  index build: max_parallel_maintenance_workers = 0');
     // So did the loads (COPY with the archive's rows as they are) and the sequence values: no pg_restore ran for data.
     expect(report.log).toContain('pgvault: processing data for table "public.big"');
     expect(report.log).toContain('pgvault: processing data for table "shop.orders"');
