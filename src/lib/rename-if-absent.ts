@@ -7,6 +7,11 @@ import { basename, dirname, join } from 'node:path';
 /** Names of in-flight writes and of name locks start with this: the filesystem driver lists neither. */
 export const tempFilePrefix = '.pgvault-tmp.';
 
+/** Whether link(2) failed because the filesystem has no hard links (exFAT, FAT, some SMB and FUSE mounts). */
+export function noHardLinks(err: unknown): boolean {
+  return ['EPERM', 'EOPNOTSUPP', 'ENOTSUP', 'ENOSYS', 'EMLINK'].includes(code(err) ?? '');
+}
+
 /** The lock directory that a rename-if-absent holds on `target`'s name, beside it. Hashed: the name may already be
  *  as long as the filesystem allows; upper-cased: on a filesystem blind to case "A" and "a" are one name. */
 export function nameLockPath(target: string): string {
@@ -75,9 +80,9 @@ function code(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
 }
 
-/** Whether a rename or link of `renamed`, or a recursive mkdir, failed because the filesystem refuses the name: exfat-fuse answers ENOENT for a
- *  rename to such a name although the directory and the file to rename are there; the kernel's exFAT and FAT
- *  answer EINVAL. */
+/** Whether a rename or link of `renamed`, or a recursive mkdir, failed because the filesystem refuses the name:
+ *  exfat-fuse answers ENOENT for a rename to such a name although the directory and the file to rename are there;
+ *  the kernel's exFAT and FAT answer EINVAL. */
 export async function nameRefused(err: unknown, renamed?: string): Promise<boolean> {
   const c = code(err);
   if (c !== 'ENOENT' && c !== 'EINVAL') return false;

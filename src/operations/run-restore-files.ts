@@ -8,7 +8,7 @@ import { access, link, mkdir, open, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { renameIfAbsent, UserErrorConflict, UserErrorNotFound } from '../lib/index.ts';
+import { noHardLinks, renameIfAbsent, UserErrorConflict, UserErrorNotFound } from '../lib/index.ts';
 import { parseStorageKey, type StorageBackend } from '../storage/contract/index.ts';
 import type { ManifestId, Vault } from '../vault/index.ts';
 import { databaseOfEntry, entryNames } from './dump-into-vault.ts';
@@ -193,9 +193,8 @@ async function publish(partial: string, final: string): Promise<void> {
     await link(partial, final);
     return;
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') throw alreadyThere(final);
-    if (!['EPERM', 'EOPNOTSUPP', 'ENOTSUP', 'ENOSYS', 'EMLINK'].includes(code ?? '')) throw err;
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw alreadyThere(final);
+    if (!noHardLinks(err)) throw err;
   }
   if (!(await renameIfAbsent(partial, final))) throw alreadyThere(final);
 }

@@ -8,7 +8,7 @@ import { link, lstat, mkdir, open, opendir, realpath, rename, rmdir, stat, unlin
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import { deadNameLockMs, InternalErrorUnexpected, nameRefused, PgvaultError, renameIfAbsent, tempFilePrefix } from '../../lib/index.ts';
+import { deadNameLockMs, InternalErrorUnexpected, nameRefused, noHardLinks, PgvaultError, renameIfAbsent, tempFilePrefix } from '../../lib/index.ts';
 import { allowSharedSignal, bodyChunks, isBodyError } from '../body-chunks.ts';
 import {
   StorageErrorAlreadyExists,
@@ -24,9 +24,6 @@ import { checkByteRange, parseStorageKey, parseStoragePrefix } from '../storage-
 /** Names of in-flight writes (and of renameIfAbsent's name locks) start with this; list() never yields them and
  *  keys may not use it. */
 export { tempFilePrefix };
-
-/** The errors of link(2) on a filesystem without hard links (exFAT, FAT, some SMB and FUSE mounts). */
-const noHardLinks = new Set(['EPERM', 'EOPNOTSUPP', 'ENOTSUP', 'ENOSYS', 'EMLINK']);
 
 /** StorageBackend on a local (or mounted) filesystem.
  *  - put(): writes a temp file beside the target, fsyncs it, then rename(2)s it over the target, or for
@@ -103,7 +100,7 @@ export class FilesystemBackend implements StorageBackend {
         } catch (err) {
           if (code(err) === 'EEXIST') throw new StorageErrorAlreadyExists(key, this.location);
           if (await nameRefused(err, tmp)) throw this.#refusedName(key, err);
-          if (!noHardLinks.has(code(err) ?? '')) throw err;
+          if (!noHardLinks(err)) throw err;
           this.#noHardLinks = true;
         }
       }
