@@ -113,7 +113,9 @@ export interface GrantScriptOptions {
 /** The full script for `role`: BYPASSRLS (pg_dump reads with row_security = off), CONNECT on each database, then
  *  either pg_read_all_data (14+) or, per database,
  *  USAGE on every schema and SELECT on every table and sequence, with default privileges for objects and schemas
- *  created later by their owners; and SELECT on every large object (pg_read_all_data does not cover them).
+ *  created later, by the roles that own something there and by every role that may create objects there (CREATE on
+ *  the database or a schema) and that the runner may speak for; and SELECT on every large object (pg_read_all_data
+ *  does not cover them).
  *  Large objects created later need new GRANTs before PostgreSQL 18 (pre-flight lists them); on 18+ default
  *  privileges cover them too. Async for future checks against a live server; it reads nothing today. */
 export async function grantScript(role: string, opts: GrantScriptOptions): Promise<string> {
@@ -149,11 +151,15 @@ export async function grantScript(role: string, opts: GrantScriptOptions): Promi
         "      WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema' LOOP",
         `    EXECUTE format('GRANT SELECT ON %s TO %I', s.rel, ${lit});`,
         '  END LOOP;',
-        '  -- Objects and schemas created later by the roles that own objects here (or own the database).',
-        '  FOR s IN SELECT DISTINCT r.rolname FROM pg_roles r WHERE r.rolname !~ \'^pg_\' AND r.oid IN (',
+        '  -- Objects and schemas created later: by the roles that own objects here (or own the database), and by every',
+        '  -- role that may create them here (CREATE on the database or on a schema; PUBLIC has it on public before 15)',
+        '  -- that the one running this may speak for (all of them for a superuser).',
+        '  FOR s IN SELECT DISTINCT r.rolname FROM pg_roles r WHERE r.rolname !~ \'^pg_\' AND (r.oid IN (',
         "      SELECT nspowner FROM pg_namespace WHERE nspname !~ '^pg_' AND nspname <> 'information_schema'",
         "      UNION SELECT c.relowner FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'",
-        '      UNION SELECT datdba FROM pg_database WHERE datname = current_database()) LOOP',
+        '      UNION SELECT datdba FROM pg_database WHERE datname = current_database())',
+        "    OR (pg_has_role(current_user, r.oid, 'MEMBER') AND (has_database_privilege(r.oid, current_database(), 'CREATE')",
+        "      OR EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema' AND has_schema_privilege(r.oid, n.oid, 'CREATE'))))) LOOP",
         `    EXECUTE format('ALTER DEFAULT PRIVILEGES FOR ROLE %I GRANT SELECT ON TABLES TO %I', s.rolname, ${lit});`,
         `    EXECUTE format('ALTER DEFAULT PRIVILEGES FOR ROLE %I GRANT SELECT ON SEQUENCES TO %I', s.rolname, ${lit});`,
         `    EXECUTE format('ALTER DEFAULT PRIVILEGES FOR ROLE %I GRANT USAGE ON SCHEMAS TO %I', s.rolname, ${lit});`,

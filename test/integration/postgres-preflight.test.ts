@@ -110,11 +110,14 @@ describe('preflight on PostgreSQL 13', () => {
     expect(await dumpSize(cfg)).toBeGreaterThan(1000);
   });
 
-  it('the full script for a role covers every object, and objects and schemas created later; new large objects are reported', async () => {
+  it('the full script for a role covers every object, and objects and schemas created later, also by a role that owned nothing yet; new large objects are reported', async () => {
     const cfg = parsePgUrl(cluster.url('shop', 'bk2', 'bk2-password-1'));
     // Read from the server by the role itself (catalogs are public), as `pgvault grants` would.
     const script = await fullGrantScript(parsePgUrl(cluster.url('postgres', 'bk2', 'bk2-password-1')), { wholeServer: true, excludeDatabases: ['postgres'] });
     expect(script).toBe(await grantScript('bk2', { databases: ['shop'], serverMajor: 13 }));
+    // A role that owns nothing yet but may create tables (CREATE on a schema; on 13 PUBLIC has it on public too).
+    await cluster.createRole('newcomer', 'newcomer-pw-1', 'NOLOGIN');
+    await cluster.query('GRANT USAGE, CREATE ON SCHEMA billing TO newcomer', [], 'shop');
     psql(script);
     await preflight(cfg, { clients });
 
@@ -123,7 +126,10 @@ describe('preflight on PostgreSQL 13', () => {
        CREATE SCHEMA later;
        CREATE TABLE later.things (id bigserial PRIMARY KEY);
        CREATE TABLE public.more_items (sku text);
-       SELECT lo_from_bytea(0, 'created later');`,
+       SELECT lo_from_bytea(0, 'created later');
+       SET ROLE newcomer;
+       CREATE TABLE billing.by_newcomer (id serial PRIMARY KEY);
+       CREATE TABLE public.also_by_newcomer (x int);`,
       [],
       'shop',
     );
@@ -176,13 +182,16 @@ describe('preflight on PostgreSQL 13', () => {
     const cfg = parsePgUrl(cluster.url('postgres', 'bk', 'bk-password-1'));
     const err = await preflight(cfg, { clients, wholeServer: true, excludeDatabases: ['azure_sys', 'scratch'] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UserErrorMissingDBPermissions);
-    // "bk" got exact grants (first test), not default privileges: what "bk2"'s owner created since is missing too.
+    // "bk" got exact grants (first test), not default privileges: what was created since (by "bk2"'s tests) is missing too.
     const [newest] = await cluster.query<{ oid: string }>('SELECT max(oid)::text AS oid FROM pg_largeobject_metadata', [], 'shop');
     expect((err as UserErrorMissingDBPermissions).details.missing).toEqual([
       'CONNECT on database "closed"',
       'USAGE on schema "later" in database "shop"',
+      'SELECT on table "billing"."by_newcomer" in database "shop"',
+      'SELECT on sequence "billing"."by_newcomer_id_seq" in database "shop"',
       'SELECT on table "later"."things" in database "shop"',
       'SELECT on sequence "later"."things_id_seq" in database "shop"',
+      'SELECT on table "public"."also_by_newcomer" in database "shop"',
       'SELECT on table "public"."more_items" in database "shop"',
       `SELECT on large object ${newest?.oid} in database "shop"`,
     ]);
